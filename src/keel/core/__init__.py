@@ -1,0 +1,1 @@
+"""Wire types, request context, the error tree and the clock: what every layer shares."""
