@@ -1,0 +1,1 @@
+"""Strict raw config models, the YAML loader, and the resolved runtime config."""

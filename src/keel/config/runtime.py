@@ -1,0 +1,176 @@
+"""The resolved runtime config: cross-checked, joined with the vendor catalogue, and hashed.
+
+Every request record carries ``RuntimeConfig.hash`` so any answer can be traced to the exact config
+that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import orjson
+
+from keel.catalogue import provider_names, vendors
+from keel.config.errors import ConfigError, ConfigIssue
+from keel.config.schema import DeploymentConfig, KeelConfig
+from keel.providers.base import Target
+
+ProviderKind = Literal["http", "simulator", "faq"]
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    name: str
+    provider: str
+    kind: ProviderKind
+    codec: str | None
+    model: str
+    target: Target | None
+    public: bool
+    timeout_s: float
+    connect_timeout_s: float
+    config: DeploymentConfig
+    disabled: str | None = None
+    """Why this deployment cannot be used (e.g. its API key is not set); ``None`` when usable."""
+    faq_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    deployments: tuple[str, ...]
+    log_bodies: bool = False
+    description: str = ""
+    implicit: bool = False
+    """True for the one-deployment route of a public deployment named directly by a client."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    raw: KeelConfig
+    source: str
+    hash: str
+    routes: Mapping[str, Route]
+    deployments: Mapping[str, Deployment]
+
+    def model_names(self) -> list[str]:
+        """Names a client may send as ``model``: routes, then public deployments."""
+        return [*self.routes, *(d for d, dep in self.deployments.items() if dep.public)]
+
+    def route_for(self, model: str) -> Route | None:
+        route = self.routes.get(model)
+        if route is not None:
+            return route
+        dep = self.deployments.get(model)
+        if dep is not None and dep.public:
+            return Route(name=model, deployments=(model,), implicit=True)
+        return None
+
+
+def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
+    """Join the raw config with the catalogue. Raises ``ConfigError`` (paths, no lines yet)."""
+    issues: list[ConfigIssue] = []
+
+    def issue(path: str, message: str) -> None:
+        issues.append(ConfigIssue(source, None, path, message))
+
+    deployments: dict[str, Deployment] = {}
+    for name, dep in raw.deployments.items():
+        resolved = _resolve_deployment(name, dep, base_dir, issue)
+        if resolved is not None:
+            deployments[name] = resolved
+
+    routes: dict[str, Route] = {}
+    for name, route in raw.routes.items():
+        for i, dep_name in enumerate(route.deployments):
+            if dep_name not in raw.deployments:
+                issue(f"routes.{name}.deployments[{i}]", f"no deployment named {dep_name!r}")
+        other = raw.deployments.get(name)
+        if other is not None and other.public:
+            issue(f"routes.{name}", f"route name clashes with public deployment {name!r}")
+        routes[name] = Route(name, route.deployments, route.log_bodies, route.description)
+
+    if issues:
+        raise ConfigError(issues)
+    canonical = orjson.dumps(raw.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return RuntimeConfig(
+        raw=raw,
+        source=source,
+        hash=hashlib.sha256(canonical).hexdigest()[:12],
+        routes=routes,
+        deployments=deployments,
+    )
+
+
+def _resolve_deployment(
+    name: str, dep: DeploymentConfig, base_dir: Path, issue: Callable[[str, str], None]
+) -> Deployment | None:
+    path = f"deployments.{name}"
+
+    def make(
+        kind: ProviderKind,
+        target: Target | None = None,
+        codec: str | None = None,
+        disabled: str | None = None,
+        faq_path: Path | None = None,
+    ) -> Deployment:
+        return Deployment(
+            name=name,
+            provider=dep.provider,
+            kind=kind,
+            codec=codec,
+            model=dep.model or name,
+            target=target,
+            public=dep.public,
+            timeout_s=dep.timeout_s,
+            connect_timeout_s=dep.connect_timeout_s,
+            config=dep,
+            disabled=disabled,
+            faq_path=faq_path,
+        )
+
+    if dep.simulator is not None and dep.provider != "simulator":
+        issue(f"{path}.simulator", "only a deployment with provider 'simulator' takes this section")
+    if dep.faq is not None and dep.provider != "faq":
+        issue(f"{path}.faq", "only a deployment with provider 'faq' takes this section")
+    if dep.provider == "simulator":
+        return make("simulator")
+    if dep.provider == "faq":
+        if dep.faq is None:
+            issue(f"{path}.faq", "a 'faq' deployment needs a faq section with a file")
+            return None
+        faq_path = (base_dir / dep.faq.file).resolve()
+        if not faq_path.is_file():
+            issue(f"{path}.faq.file", f"file not found: {faq_path}")
+            return None
+        return make("faq", faq_path=faq_path)
+
+    vendor = vendors().get(dep.provider)
+    if vendor is None:
+        issue(f"{path}.provider", f"unknown provider {dep.provider!r}; known: {', '.join(provider_names())}")
+        return None
+    api_base = dep.api_base or vendor.api_base
+    if not api_base:
+        issue(f"{path}.api_base", f"provider {dep.provider!r} needs an api_base")
+        return None
+    disabled = None
+    if vendor.key_required and not dep.api_key:
+        hint = f" (set {vendor.key_env})" if vendor.key_env else ""
+        disabled = f"deployment {name!r} has no API key{hint}"
+    target = Target(
+        api_base=api_base.rstrip("/"),
+        model=dep.model or name,
+        api_key=dep.api_key or None,
+        auth_header=_AUTH_HEADERS[vendor.auth],
+        headers={**vendor.headers, **dep.headers},
+        api_version=dep.api_version or vendor.default_api_version,
+        url_style=vendor.url_style,
+    )
+    return make("http", target=target, codec=vendor.codec, disabled=disabled)
+
+
+_AUTH_HEADERS = {"bearer": "authorization", "api-key": "api-key", "x-api-key": "x-api-key", "none": ""}

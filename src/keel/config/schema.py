@@ -1,0 +1,106 @@
+"""The raw ``keel.yaml`` model: exactly what a user may write, and nothing else.
+
+Every section is strict (unknown keys and wrong types are errors). Cross-references (a route naming a
+deployment that does not exist, an unknown provider) are checked in ``resolve.py``, where the
+catalogue is known.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from keel.config.base import StrictModel
+from keel.simulator.behaviour import SimulatedModel
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class ServerConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest accepted request body; larger ones get a 413."""
+
+
+class AnonymousAccess(StrictModel):
+    """Requests without a Keel key (or with a token that is not a Keel key) may use these routes."""
+
+    routes: tuple[str, ...] = ("*",)
+
+
+class AuthConfig(StrictModel):
+    anonymous: AnonymousAccess | None = None
+    """Off by default: every request needs a virtual key or the admin key."""
+    key_refresh_s: float = Field(default=2.0, gt=0, le=3600)
+    """How often each process reloads virtual keys from the store (bounds revocation delay)."""
+
+
+class StorageConfig(StrictModel):
+    """Relative paths are relative to the directory Keel is started in."""
+
+    data_dir: str = ".keel"
+    """Local state: the key-hashing secret (when ``KEEL_SECRET`` is not set) and the spool."""
+    database_url: str = "sqlite:///.keel/keel.db"
+    """``sqlite:///path`` (default, embedded) or ``postgresql://user:pass@host:5432/db``."""
+    spool_dir: str | None = None
+    """Where request-log batches wait while the database is unreachable (default: data_dir/spool)."""
+    log_batch_size: int = Field(default=500, ge=1, le=100_000)
+    log_flush_interval_s: float = Field(default=0.2, gt=0, le=60)
+
+
+class FaqSource(StrictModel):
+    file: str
+    """YAML or CSV file of questions and answers; relative paths are relative to the config file."""
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+    fallback_answer: str | None = None
+
+
+class DeploymentConfig(StrictModel):
+    """One way to answer: a provider, an upstream model, an endpoint and its credentials."""
+
+    provider: str
+    """A catalogue vendor (openai, azure, anthropic, groq, …) or a built-in (simulator, faq)."""
+    model: str = ""
+    """The upstream's model name (for Azure: the deployment name). Defaults to the deployment's name."""
+    api_base: str | None = None
+    api_key: str | None = None
+    api_version: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    public: bool = False
+    """Clients may name this deployment directly as ``model`` (when their key allows it)."""
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    simulator: SimulatedModel | None = None
+    faq: FaqSource | None = None
+
+
+class RouteConfig(StrictModel):
+    """An AI feature: the model alias its clients send, served by one or more deployments."""
+
+    deployments: tuple[str, ...] = Field(min_length=1)
+    """In priority order: the first usable one serves."""
+    description: str = ""
+    log_bodies: bool = False
+    """Store request and response bodies in the request log (off by default)."""
+
+
+class KeelConfig(StrictModel):
+    version: Literal[1] = 1
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
+    storage: StorageConfig = StorageConfig()
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    deployments: dict[str, DeploymentConfig] = Field(default_factory=dict)
+
+    @field_validator("routes", "deployments")
+    @classmethod
+    def _names(cls, value: dict[str, object]) -> dict[str, object]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"invalid name {name!r}: use letters, digits and . _ : / - (max 128)")
+        return value
