@@ -1,0 +1,88 @@
+"""The SQL layout of Keel's durable records, as SQLAlchemy Core tables.
+
+This is the current shape the code reads and writes. The schema in a live database is created and
+changed only by the Alembic migrations in ``store/migrations``; a test checks both agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+# Explicit constraint names keep migrations reproducible across dialects: without them PostgreSQL
+# and SQLite would each invent their own, and later ALTERs would have to guess.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def json_type() -> sa.types.TypeEngine[Any]:
+    """JSON on every dialect, JSONB on PostgreSQL (indexable, compact).
+
+    ``none_as_null`` stores Python ``None`` as SQL NULL rather than the JSON literal ``null``, so
+    "absent" reads back the same on both dialects and ``IS NULL`` filters work.
+    """
+    return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+
+
+# Money is exact in the database (sums over millions of rows must not drift); the record carries a
+# float, converted on the way in and out.
+MONEY = sa.Numeric(18, 9, asdecimal=False)
+
+request_log = sa.Table(
+    "request_log",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False, index=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("config_hash", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Text),
+    sa.Column("team", sa.Text),
+    sa.Column("feature", sa.Text),
+    sa.Column("route", sa.Text),
+    sa.Column("deployment", sa.Text),
+    sa.Column("provider", sa.Text),
+    sa.Column("model", sa.Text),
+    sa.Column("stream", sa.Boolean, nullable=False),
+    sa.Column("error_class", sa.Text),
+    sa.Column("error_code", sa.Text),
+    sa.Column("latency_ms", sa.Double, nullable=False),
+    sa.Column("ttft_ms", sa.Double),
+    sa.Column("overhead_ms", sa.Double, nullable=False),
+    sa.Column("prompt_tokens", sa.Integer),
+    sa.Column("completion_tokens", sa.Integer),
+    sa.Column("total_tokens", sa.Integer),
+    sa.Column("cost_usd", MONEY),
+    sa.Column("guard_verdicts", json_type()),
+    sa.Column("attempts", json_type(), nullable=False),
+    sa.Column("request_body", json_type()),
+    sa.Column("response_body", json_type()),
+    # The admin views filter by one dimension over a time window, newest first.
+    sa.Index("ix_request_log_route_ts", "route", "ts"),
+    sa.Index("ix_request_log_key_id_ts", "key_id", "ts"),
+    sa.Index("ix_request_log_team_ts", "team", "ts"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.Text, primary_key=True),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("hint", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("allowed", json_type(), nullable=False),
+    sa.Column("team", sa.Text),
+    sa.Column("feature", sa.Text),
+    sa.Column("owner", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double),
+)
