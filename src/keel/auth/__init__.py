@@ -1,0 +1,1 @@
+"""Virtual API keys and the admin key: minting, keyed hashing, and the in-memory key ring."""

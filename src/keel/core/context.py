@@ -1,0 +1,51 @@
+"""The state of one request as it moves through the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from keel.core.identity import Identity
+from keel.store.records import AttemptRecord
+
+if TYPE_CHECKING:
+    from keel.config.runtime import Deployment, Route, RuntimeConfig
+
+Json = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Reply:
+    """What goes back to the client: a JSON body, or a stream of ready-encoded SSE frames."""
+
+    status: int = 200
+    body: Json | None = None
+    stream: AsyncIterator[bytes] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    endpoint: str  # "chat.completions" | "embeddings"
+    config: RuntimeConfig
+    ts: float  # wall clock at arrival
+    started: float  # monotonic clock at arrival
+    raw_body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    identity: Identity | None = None
+    body: Json | None = None
+    route: Route | None = None
+    deployment: Deployment | None = None
+    stream: bool = False
+    client_wants_usage: bool = False
+    upstream_s: float = 0.0  # time spent waiting on upstreams; excluded from Keel's overhead
+    ttft_s: float | None = None
+    usage: Json | None = None
+    model: str | None = None  # the model that answered, as the upstream named it
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    status: int = 0
+    error_class: str | None = None
+    error_code: str | None = None
+    response_body: Json | None = None

@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus metrics now; drift, alerts and canaries build on it."""

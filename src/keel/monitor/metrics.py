@@ -1,0 +1,71 @@
+"""Prometheus metrics, on a registry owned by the running gateway (no module-level state)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ("endpoint", "route", "deployment", "status")
+        self.requests = Counter("keel_requests", "Requests served, by outcome", labels, registry=self.registry)
+        self.overhead = Histogram(
+            "keel_overhead_seconds",
+            "Time spent in Keel per request, upstream time excluded",
+            ("endpoint", "route"),
+            buckets=_FAST,
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "keel_request_duration_seconds",
+            "Total request time as the client sees it",
+            ("endpoint", "route"),
+            buckets=_SLOW,
+            registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "keel_time_to_first_token_seconds",
+            "Time to the first streamed chunk",
+            ("route", "deployment"),
+            buckets=_SLOW,
+            registry=self.registry,
+        )
+        self.tokens = Counter("keel_tokens", "Tokens, by kind", ("route", "deployment", "kind"), registry=self.registry)
+        self.upstream_errors = Counter(
+            "keel_upstream_errors",
+            "Failed upstream attempts, by error class",
+            ("deployment", "error_class"),
+            registry=self.registry,
+        )
+        self.config_reloads = Counter(
+            "keel_config_reloads", "Config reloads, by result", ("result",), registry=self.registry
+        )
+        self.log_pending = Gauge(
+            "keel_request_log_pending", "Request records waiting to be written", registry=self.registry
+        )
+        self.log_spooled = Gauge(
+            "keel_request_log_spooled_total",
+            "Request records written to the local spool because the database was unreachable",
+            registry=self.registry,
+        )
+        self.log_written = Gauge(
+            "keel_request_log_written_total",
+            "Request records written to the database",
+            registry=self.registry,
+        )
+
+    def watch_log_writer(
+        self, pending: Callable[[], float], spooled: Callable[[], float], written: Callable[[], float]
+    ) -> None:
+        self.log_pending.set_function(pending)
+        self.log_spooled.set_function(spooled)
+        self.log_written.set_function(written)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

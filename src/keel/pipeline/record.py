@@ -1,0 +1,120 @@
+"""The outermost stage: whatever happens inside, the request is recorded once, off the request path.
+
+For streams the record is written when the stream ends (completed, failed or abandoned by the client),
+so its status, tokens and timings are final.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from keel.core.context import Reply, RequestContext
+from keel.core.errors import InternalError, KeelError
+from keel.monitor.metrics import Metrics
+from keel.pipeline.chain import Handler
+from keel.store.records import RequestRecord
+
+log = logging.getLogger("keel.pipeline")
+
+CLIENT_CLOSED = 499
+
+
+class RecordRequest:
+    def __init__(self, submit: Callable[[RequestRecord], None], metrics: Metrics) -> None:
+        self._submit = submit
+        self._metrics = metrics
+
+    async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
+        try:
+            reply = await call_next(ctx)
+        except KeelError as exc:
+            self._fail(ctx, exc)
+            raise
+        except Exception:
+            log.exception("unexpected error serving %s", ctx.request_id)
+            error = InternalError(f"internal error; quote request id {ctx.request_id} when reporting it")
+            self._fail(ctx, error)
+            raise error from None
+        if reply.stream is None:
+            ctx.status = reply.status
+            if ctx.route is not None and ctx.route.log_bodies:
+                ctx.response_body = reply.body
+            self.finish(ctx)
+            return reply
+        reply.stream = self._finish_after(ctx, reply.stream)
+        return reply
+
+    def _fail(self, ctx: RequestContext, exc: KeelError) -> None:
+        ctx.status, ctx.error_class, ctx.error_code = exc.status, exc.error_class, exc.code
+        self.finish(ctx)
+
+    async def _finish_after(self, ctx: RequestContext, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        completed = False
+        try:
+            async for frame in stream:
+                yield frame
+            completed = True
+        finally:
+            if not completed and ctx.error_class is None:
+                ctx.status, ctx.error_class = CLIENT_CLOSED, "ClientClosed"
+            self.finish(ctx)
+
+    def finish(self, ctx: RequestContext) -> None:
+        elapsed = time.perf_counter() - ctx.started
+        overhead = max(0.0, elapsed - ctx.upstream_s)
+        route = ctx.route.name if ctx.route else ""
+        deployment = ctx.deployment.name if ctx.deployment else ""
+        usage = ctx.usage or {}
+        m = self._metrics
+        m.requests.labels(ctx.endpoint, route, deployment, str(ctx.status)).inc()
+        m.overhead.labels(ctx.endpoint, route).observe(overhead)
+        m.duration.labels(ctx.endpoint, route).observe(elapsed)
+        if ctx.ttft_s is not None:
+            m.ttft.labels(route, deployment).observe(ctx.ttft_s)
+        for attempt in ctx.attempts:
+            if attempt.error_class is not None:
+                m.upstream_errors.labels(attempt.deployment, attempt.error_class).inc()
+        prompt, completion, total = (_count(usage.get(k)) for k in _USAGE_KEYS)
+        if prompt is not None:
+            m.tokens.labels(route, deployment, "prompt").inc(prompt)
+        if completion is not None:
+            m.tokens.labels(route, deployment, "completion").inc(completion)
+        identity = ctx.identity
+        log_bodies = ctx.route is not None and ctx.route.log_bodies
+        self._submit(
+            RequestRecord(
+                request_id=ctx.request_id,
+                ts=ctx.ts,
+                endpoint=ctx.endpoint,
+                status=ctx.status,
+                config_hash=ctx.config.hash,
+                key_id=identity.key_id if identity else None,
+                team=identity.team if identity else None,
+                feature=identity.feature if identity else None,
+                route=ctx.route.name if ctx.route else None,
+                deployment=ctx.deployment.name if ctx.deployment else None,
+                provider=ctx.deployment.provider if ctx.deployment else None,
+                model=ctx.model,
+                stream=ctx.stream,
+                error_class=ctx.error_class,
+                error_code=ctx.error_code,
+                latency_ms=elapsed * 1000,
+                ttft_ms=ctx.ttft_s * 1000 if ctx.ttft_s is not None else None,
+                overhead_ms=overhead * 1000,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=total,
+                attempts=ctx.attempts,
+                request_body=ctx.body if log_bodies else None,
+                response_body=ctx.response_body if log_bodies else None,
+            )
+        )
+
+
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,30 @@
+"""Parse the JSON body and check it against the OpenAI request shape for its endpoint."""
+
+from __future__ import annotations
+
+import orjson
+
+from keel.core.context import Reply, RequestContext
+from keel.core.errors import InvalidRequest
+from keel.core.wire import check_chat, check_embeddings
+from keel.pipeline.chain import Handler
+
+
+class ValidateRequest:
+    async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
+        if not ctx.raw_body:
+            raise InvalidRequest("the request body is empty; send a JSON object", param="body")
+        try:
+            body = orjson.loads(ctx.raw_body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(f"the request body is not valid JSON: {exc}", param="body") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("the request body must be a JSON object", param="body")
+        if ctx.endpoint == "chat.completions":
+            req = check_chat(body)
+            ctx.stream = bool(req.stream)
+            ctx.client_wants_usage = bool(req.stream_options and req.stream_options.include_usage)
+        else:
+            check_embeddings(body)
+        ctx.body = body
+        return await call_next(ctx)
