@@ -1,0 +1,203 @@
+"""``keel``: serve the gateway, check configs, manage keys, run the simulated upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from keel import __version__
+from keel.config.errors import ConfigError
+from keel.config.runtime import RuntimeConfig
+from keel.services.runtime import load_config
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keel: the production layer for AI features.")
+config_app = typer.Typer(no_args_is_help=True, help="Validate configuration files.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke virtual API keys.")
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="keel.yaml to use (default: $KEEL_CONFIG, else the embedded default)"),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _config_path(path: Path | None) -> Path | None:
+    if path is None and os.environ.get("KEEL_CONFIG"):
+        path = Path(os.environ["KEEL_CONFIG"])
+    return path
+
+
+def _load(path: Path | None) -> RuntimeConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), highlight=False, soft_wrap=True)
+        fail(f"{len(exc.issues)} problem(s) in the config")
+
+
+@app.command()
+def version() -> None:
+    """Print Keel's version."""
+    out.print(f"keel {__version__}", highlight=False)
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: server.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: server.workers)")] = None,
+) -> None:
+    """Run the gateway and admin API in one process (or --workers processes)."""
+    from keel.server.run import serve as run
+
+    path = _config_path(config)
+    runtime_config = _load(path)
+    server = runtime_config.raw.server
+    if workers is not None and workers < 1:
+        fail("--workers must be at least 1")
+    run(
+        runtime_config,
+        path,
+        host or server.host,
+        port if port is not None else server.port,
+        workers or server.workers,
+    )
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="The config file to validate")]) -> None:
+    """Validate a config; print every problem with its file, line and field path."""
+    cfg = _load(file)
+    disabled = [d for d in cfg.deployments.values() if d.disabled]
+    out.print(
+        f"{file}: ok (hash {cfg.hash}; {len(cfg.routes)} routes, {len(cfg.deployments)} deployments)",
+        highlight=False,
+    )
+    for dep in disabled:
+        out.print(f"  note: {dep.disabled}", highlight=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A name for people to recognise the key by")],
+    allow: Annotated[list[str], typer.Option("--allow", help="Route or model the key may use (repeat; '*' for all)")],
+    team: Annotated[str | None, typer.Option()] = None,
+    feature: Annotated[str | None, typer.Option()] = None,
+    owner: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a virtual key. The key is printed once and stored only as a keyed hash."""
+    cfg = _load(_config_path(config))
+    known = set(cfg.model_names())
+    unknown = [a for a in allow if a != "*" and a not in known]
+    if unknown:
+        fail(f"--allow names no route or public model: {', '.join(unknown)}")
+
+    async def create() -> None:
+        from keel.services.keys import open_keyring
+
+        async with open_keyring(cfg) as keyring:
+            record, key = await keyring.create(name, tuple(allow), team, feature, owner)
+        out.print(f"created {record.key_id} ({record.name}); the key is shown only this once:", highlight=False)
+        out.print(key, highlight=False, soft_wrap=True)
+
+    _run(create())
+
+
+@keys_app.command("list")
+def keys_list(
+    config: ConfigOpt = None,
+    revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys")] = False,
+) -> None:
+    """List virtual keys (never the keys themselves)."""
+    cfg = _load(_config_path(config))
+
+    async def show() -> None:
+        from keel.services.keys import open_keyring
+
+        async with open_keyring(cfg) as keyring:
+            keys = await keyring.list(include_revoked=revoked)
+        table = Table("id", "hint", "name", "allowed", "team", "feature", "owner", "status")
+        for k in keys:
+            status = "revoked" if k.revoked_at else "active"
+            table.add_row(
+                k.key_id,
+                k.hint,
+                k.name,
+                ",".join(k.allowed),
+                k.team or "",
+                k.feature or "",
+                k.owner or "",
+                status,
+            )
+        out.print(table)
+
+    _run(show())
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id, e.g. key_3f9a1c2b")], config: ConfigOpt = None
+) -> None:
+    """Revoke a key; running gateways stop accepting it within auth.key_refresh_s."""
+    cfg = _load(_config_path(config))
+
+    async def revoke() -> bool:
+        from keel.services.keys import open_keyring
+
+        async with open_keyring(cfg) as keyring:
+            return await keyring.revoke(key_id)
+
+    if not _run(revoke()):
+        fail(f"no active key {key_id!r}")
+    out.print(f"revoked {key_id}", highlight=False)
+
+
+@app.command()
+def simulate(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Simulator YAML (models and default)")] = None,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 9090,
+) -> None:
+    """Run the built-in simulated OpenAI-compatible upstream as its own server."""
+    from keel.simulator.config import SimulatorConfig, load_simulator_config
+    from keel.simulator.engine import SimulatorEngine
+    from keel.simulator.server import serve as run
+
+    try:
+        sim = load_simulator_config(config) if config else SimulatorConfig()
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    run(host, port, SimulatorEngine(sim.models, sim.default))
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot reach the store: {exc}")
+
+
+def main() -> None:
+    app()

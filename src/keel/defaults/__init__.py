@@ -1,0 +1,1 @@
+"""Packaged defaults: the embedded quickstart config and its FAQ file."""

@@ -1,0 +1,58 @@
+"""Turning replies and errors into HTTP responses, with Keel's headers on every one."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from aiohttp import web
+
+from keel.core.context import Reply, RequestContext
+from keel.core.errors import KeelError
+
+_JSON = "application/json"
+
+
+def keel_headers(ctx: RequestContext) -> dict[str, str]:
+    overhead_ms = max(0.0, (time.perf_counter() - ctx.started - ctx.upstream_s) * 1000)
+    return {
+        "x-request-id": ctx.request_id,
+        "x-keel-route": ctx.route.name if ctx.route else "-",
+        "x-keel-deployment": ctx.deployment.name if ctx.deployment else "-",
+        "x-keel-overhead-ms": f"{overhead_ms:.3f}",
+        "x-keel-config-hash": ctx.config.hash,
+    }
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type=_JSON, headers=headers)
+
+
+def error_response(exc: KeelError, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response(exc.to_openai(), exc.status, {**exc.headers, **(headers or {})})
+
+
+async def send_reply(request: web.Request, ctx: RequestContext, reply: Reply) -> web.StreamResponse:
+    if reply.stream is None:
+        return json_response(reply.body, reply.status, {**reply.headers, **keel_headers(ctx)})
+    response = web.StreamResponse(
+        status=reply.status,
+        headers={
+            "content-type": "text/event-stream",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+            **reply.headers,
+            **keel_headers(ctx),
+        },
+    )
+    stream = reply.stream
+    try:
+        await response.prepare(request)
+        async for frame in stream:
+            await response.write(frame)
+        await response.write_eof()
+    except (ConnectionResetError, ConnectionError):
+        pass  # the client went away; the stream's own cleanup records it
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    return response

@@ -1,0 +1,175 @@
+"""The runtime container: everything a running gateway holds, built once at start-up.
+
+Config reloads build a new ``Snapshot`` (config, providers, pipeline) and swap it in one assignment;
+requests already running keep the snapshot they started with, so nothing in flight is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import aiohttp
+
+from keel.auth.keyring import KeyRing
+from keel.auth.secrets import load_hashing_secret
+from keel.config.errors import ConfigError
+from keel.config.loader import load_runtime_config
+from keel.config.runtime import RuntimeConfig
+from keel.monitor.metrics import Metrics
+from keel.pipeline.chain import Handler
+from keel.pipeline.order import build_pipeline
+from keel.providers.base import Provider
+from keel.providers.factory import build_providers
+from keel.providers.http import new_client_session
+from keel.store.log_writer import RequestLogWriter
+from keel.store.spool import Spool
+from keel.store.sql import Database, open_database
+from keel.store.sql_keys import SqlKeyStore
+from keel.store.sql_request_log import SqlRequestLogStore
+
+log = logging.getLogger("keel")
+
+RESTART_ONLY = ("server", "storage")
+
+
+def default_config_path() -> Path:
+    """The embedded default: the packaged quickstart config (``examples/quickstart.yaml``)."""
+    return Path(str(resources.files("keel.defaults").joinpath("quickstart.yaml")))
+
+
+def load_config(path: Path | None) -> RuntimeConfig:
+    return load_runtime_config(path or default_config_path())
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    config: RuntimeConfig
+    providers: dict[str, Provider]
+    pipeline: Handler
+
+
+class Runtime:
+    def __init__(self, config: RuntimeConfig, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self.metrics = Metrics()
+        self.initial_config = config
+        self.started_at = time.time()
+        self._fingerprint = _fingerprint(config_path)
+        self._watch_task: asyncio.Task[None] | None = None
+        self.ready = False
+        # Set in start():
+        self.db: Database
+        self.session: aiohttp.ClientSession
+        self.keyring: KeyRing
+        self.request_log: SqlRequestLogStore
+        self.log_writer: RequestLogWriter
+        self.snapshot: Snapshot
+
+    async def start(self) -> None:
+        config = self.initial_config
+        storage = config.raw.storage
+        data_dir = Path(storage.data_dir)
+        self.db = await open_database(storage.database_url)
+        self.session = new_client_session()
+        self.keyring = KeyRing(
+            SqlKeyStore(self.db),
+            load_hashing_secret(data_dir),
+            os.environ.get("KEEL_ADMIN_KEY") or None,
+            refresh_s=config.raw.auth.key_refresh_s,
+        )
+        await self.keyring.start()
+        spool = Spool(Path(storage.spool_dir) if storage.spool_dir else data_dir / "spool")
+        self.request_log = SqlRequestLogStore(self.db)
+        self.log_writer = RequestLogWriter(
+            self.request_log,
+            spool,
+            batch_size=storage.log_batch_size,
+            flush_interval_s=storage.log_flush_interval_s,
+        )
+        self.log_writer.start()
+        w = self.log_writer
+        self.metrics.watch_log_writer(lambda: w.pending, lambda: w.spooled, lambda: w.written)
+        self.snapshot = self._build(config)
+        self.ready = True
+
+    async def aclose(self) -> None:
+        self.ready = False
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+        await self.keyring.aclose()
+        await self.log_writer.aclose()
+        for provider in self.snapshot.providers.values():
+            await provider.aclose()
+        await self.session.close()
+        await self.db.aclose()
+
+    def _build(self, config: RuntimeConfig) -> Snapshot:
+        providers = build_providers(config, self.session)
+        pipeline = build_pipeline(
+            keyring=self.keyring, providers=providers, submit=self.log_writer.submit, metrics=self.metrics
+        )
+        return Snapshot(config, providers, pipeline)
+
+    def reload(self) -> bool:
+        """Load the config file again; a broken file is refused and the running config stays."""
+        if self.config_path is None:
+            return False
+        try:
+            config = load_runtime_config(self.config_path)
+            snapshot = self._build(config)
+        except ConfigError as exc:
+            self.metrics.config_reloads.labels("error").inc()
+            log.error("config reload refused, still serving %s:\n%s", self.snapshot.config.hash, exc)
+            return False
+        except Exception as exc:
+            self.metrics.config_reloads.labels("error").inc()
+            log.error("config reload refused, still serving %s: %s", self.snapshot.config.hash, exc)
+            return False
+        old = self.snapshot.config
+        for section in RESTART_ONLY:
+            if getattr(old.raw, section) != getattr(config.raw, section):
+                log.warning("config section %r changed; it takes effect after a restart", section)
+        self.snapshot = snapshot
+        self.metrics.config_reloads.labels("ok").inc()
+        log.info("config reloaded: %s → %s", old.hash, config.hash)
+        return True
+
+    def watch(self, poll_s: float = 1.0) -> None:
+        """Reload on SIGHUP and when the config file changes."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self._reload_now)
+        except (NotImplementedError, RuntimeError):
+            log.debug("SIGHUP reload is not available on this platform")
+        if self.config_path is not None:
+            self._watch_task = asyncio.create_task(self._watch_file(poll_s), name="keel-config-watch")
+
+    def _reload_now(self) -> None:
+        self._fingerprint = _fingerprint(self.config_path)
+        self.reload()
+
+    async def _watch_file(self, poll_s: float) -> None:
+        while True:
+            await asyncio.sleep(poll_s)
+            current = _fingerprint(self.config_path)
+            if current != self._fingerprint:
+                self._fingerprint = current
+                self.reload()
+
+
+def _fingerprint(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

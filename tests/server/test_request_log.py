@@ -1,0 +1,68 @@
+"""Every request lands in the request log with its outcome, off the request path."""
+
+from __future__ import annotations
+
+import time
+
+import openai
+
+from tests.conftest import ADMIN_KEY
+from tests.server.conftest import Gateway
+
+
+def recent(gateway: Gateway, request_id: str, timeout: float = 5.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    with gateway.admin() as admin:
+        while time.monotonic() < deadline:
+            for record in admin.get("/admin/requests", params={"limit": 200}).json()["data"]:
+                if record["request_id"] == request_id:
+                    return dict(record)
+            time.sleep(0.05)
+    raise AssertionError(f"{request_id} never reached the request log")
+
+
+def test_success_is_recorded_with_tokens_key_and_config_hash(gateway: Gateway) -> None:
+    key = gateway.create_key(["chat"], team="support", feature="triage", owner="ana")
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=key)
+    raw = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    completion = raw.parse()
+    record = recent(gateway, raw.headers["x-request-id"])
+    assert record["status"] == 200 and record["route"] == "chat" and record["deployment"] == "sim-local"
+    assert record["team"] == "support" and record["feature"] == "triage"
+    assert record["config_hash"] == raw.headers["x-keel-config-hash"]
+    assert completion.usage is not None
+    assert record["prompt_tokens"] == completion.usage.prompt_tokens
+    assert record["completion_tokens"] == completion.usage.completion_tokens
+    assert record["request_body"] is None  # the route did not opt in
+    attempts = record["attempts"]
+    assert isinstance(attempts, list) and attempts[0]["deployment"] == "sim-local"
+
+
+def test_stream_records_usage_ttft_and_bodies_when_route_opts_in(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=ADMIN_KEY)
+    raw = client.chat.completions.with_raw_response.create(
+        model="remote", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    chunks = list(raw.parse())
+    assert chunks
+    record = recent(gateway, raw.headers["x-request-id"])
+    assert record["stream"] is True and record["status"] == 200
+    assert isinstance(record["completion_tokens"], int) and record["completion_tokens"] > 0
+    assert isinstance(record["ttft_ms"], float)
+    assert record["request_body"] == {
+        "model": "remote",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+    }
+
+
+def test_failures_are_recorded_with_their_error_class(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=ADMIN_KEY, max_retries=0)
+    try:
+        client.chat.completions.with_raw_response.create(model="garbage", messages=[{"role": "user", "content": "x"}])
+    except openai.InternalServerError as exc:
+        request_id = exc.response.headers["x-request-id"]
+    record = recent(gateway, request_id)
+    assert record["status"] == 502 and record["error_class"] == "UpstreamBadResponse"
+    attempts = record["attempts"]
+    assert isinstance(attempts, list) and attempts[0]["error_class"] == "UpstreamBadResponse"
