@@ -23,9 +23,10 @@ def build_providers(config: RuntimeConfig, session: aiohttp.ClientSession) -> di
 
 def build_provider(dep: Deployment, session: aiohttp.ClientSession) -> Provider:
     if dep.kind == "simulator":
-        behaviour = dep.config.simulator or SimulatedModel()
-        engine = SimulatorEngine(models={dep.model: behaviour}, default=behaviour)
-        return SimulatorProvider(engine, dep.model)
+        behaviour = dep.config.simulator
+        # Without a behaviour section the model name may script one ("sim:ttft=50,fault=…").
+        models = {dep.model: behaviour} if behaviour is not None else {}
+        return SimulatorProvider(SimulatorEngine(models=models, default=SimulatedModel()), dep.model)
     if dep.kind == "faq":
         assert dep.faq_path is not None and dep.config.faq is not None
         source = dep.config.faq
