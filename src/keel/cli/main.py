@@ -15,7 +15,9 @@ from rich.table import Table
 from keel import __version__
 from keel.config.errors import ConfigError
 from keel.config.runtime import RuntimeConfig
+from keel.server.admin import key_json
 from keel.services.runtime import load_config
+from keel.store.protocols import KeyRecord
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keel: the production layer for AI features.")
 config_app = typer.Typer(no_args_is_help=True, help="Validate configuration files.")
@@ -127,31 +129,31 @@ def keys_create(
 def keys_list(
     config: ConfigOpt = None,
     revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per key")] = False,
 ) -> None:
     """List virtual keys (never the keys themselves)."""
     cfg = _load(_config_path(config))
 
-    async def show() -> None:
+    async def fetch() -> list[KeyRecord]:
         from keel.services.keys import open_keyring
 
         async with open_keyring(cfg) as keyring:
-            keys = await keyring.list(include_revoked=revoked)
-        table = Table("id", "hint", "name", "allowed", "team", "feature", "owner", "status")
-        for k in keys:
-            status = "revoked" if k.revoked_at else "active"
-            table.add_row(
-                k.key_id,
-                k.hint,
-                k.name,
-                ",".join(k.allowed),
-                k.team or "",
-                k.feature or "",
-                k.owner or "",
-                status,
-            )
-        out.print(table)
+            return await keyring.list(include_revoked=revoked)
 
-    _run(show())
+    keys = _run(fetch())
+    if as_json:
+        for k in keys:
+            out.print_json(data=key_json(k))
+        return
+    table = Table("id", "hint", "name", "allowed", "team", "feature", "owner", "status")
+    for column in table.columns:
+        column.overflow = "fold"
+    for k in keys:
+        status = "revoked" if k.revoked_at else "active"
+        table.add_row(
+            k.key_id, k.hint, k.name, ",".join(k.allowed), k.team or "", k.feature or "", k.owner or "", status
+        )
+    out.print(table)
 
 
 @keys_app.command("revoke")
