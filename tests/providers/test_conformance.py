@@ -132,7 +132,9 @@ async def test_chat_answer_is_an_openai_chat_completion(kind: tuple[Kind, aiohtt
 async def test_stream_is_openai_chunks_with_a_final_usage_chunk(kind: tuple[Kind, aiohttp.ClientSession]) -> None:
     k, session = kind
     body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
-    chunks = [ChatCompletionChunk.model_validate(c) async for c in k.make("ok", session).chat_stream(body)]
+    batches = [batch async for batch in k.make("ok", session).chat_stream(body)]
+    assert all(batches)
+    chunks = [ChatCompletionChunk.model_validate(c) for batch in batches for c in batch]
     with_choices = [c for c in chunks if c.choices]
     assert with_choices[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in with_choices)
@@ -160,6 +162,6 @@ async def test_stream_cut_raises_after_the_chunks_already_sent(kind: tuple[Kind,
         pytest.skip(f"{k.name} has no upstream to cut")
     received = 0
     with pytest.raises(UpstreamConnectionError):
-        async for _ in k.make("stream_cut", session).chat_stream({**BODY, "stream": True}):
-            received += 1
+        async for batch in k.make("stream_cut", session).chat_stream({**BODY, "stream": True}):
+            received += len(batch)
     assert received >= 1

@@ -103,7 +103,7 @@ async def test_no_entries_or_no_question() -> None:
 async def test_stream_shape(entries: list[FaqEntry], include_usage: bool) -> None:
     faq = FaqProvider(entries)
     body = ask("refund", stream=True, stream_options={"include_usage": include_usage})
-    raw = [chunk async for chunk in faq.chat_stream(body)]
+    raw = [chunk async for batch in faq.chat_stream(body) for chunk in batch]
     chunks = [ChatCompletionChunk.model_validate(c) for c in raw]
     assert raw[0]["keel"]["faq"]["id"] == "refunds"
     assert all("keel" not in c for c in raw[1:])

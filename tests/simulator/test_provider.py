@@ -68,7 +68,7 @@ async def test_latency_goes_through_the_injected_sleep() -> None:
     await sim.chat(BODY)
     assert time.slept == pytest.approx([0.040, 4 * 0.010])
     time.slept.clear()
-    chunks = [ChatCompletionChunk.model_validate(c) async for c in sim.chat_stream(BODY)]
+    chunks = [ChatCompletionChunk.model_validate(c) async for batch in sim.chat_stream(BODY) for c in batch]
     assert time.slept == pytest.approx([0.040] + [0.010] * 4)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "hi there hi there hi"
     assert chunks[-1].choices[0].finish_reason == "stop"
@@ -117,14 +117,14 @@ async def test_rate_limit_carries_retry_after() -> None:
 async def test_stream_cut_yields_then_raises() -> None:
     received = []
     with pytest.raises(UpstreamConnectionError):
-        async for chunk in provider("sim:fault=stream_cut:1:3").chat_stream(BODY):
-            received.append(chunk)
+        async for batch in provider("sim:fault=stream_cut:1:3").chat_stream(BODY):
+            received.extend(batch)
     assert len(received) == 3
     # A cut past the last chunk still never ends the stream properly.
     received.clear()
     with pytest.raises(UpstreamConnectionError):
-        async for chunk in provider("sim:tokens=1,fault=stream_cut:1:99").chat_stream(BODY):
-            received.append(chunk)
+        async for batch in provider("sim:tokens=1,fault=stream_cut:1:99").chat_stream(BODY):
+            received.extend(batch)
     assert len(received) == 3
 
 

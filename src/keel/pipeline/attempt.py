@@ -35,8 +35,8 @@ class CallUpstream:
                     return self._done(ctx, started, body)
                 if not ctx.stream:
                     return self._done(ctx, started, await provider.chat(ctx.body))
-                chunks = provider.chat_stream(_with_usage(ctx.body)).__aiter__()
-                first = await chunks.__anext__()
+                batches = provider.chat_stream(_with_usage(ctx.body)).__aiter__()
+                first = await batches.__anext__()
         except StopAsyncIteration:
             self._failed(ctx, started, UpstreamBadResponse("upstream stream ended before its first chunk"))
         except TimeoutError:
@@ -46,7 +46,7 @@ class CallUpstream:
         ctx.ttft_s = time.perf_counter() - ctx.started
         ctx.upstream_s += time.perf_counter() - started
         self._attempt(ctx, started, 200, None)
-        return Reply(stream=_relay(ctx, first, chunks), headers=_provider_headers(first))
+        return Reply(stream=_relay(ctx, first, batches), headers=_provider_headers(first[0]))
 
     def _done(self, ctx: RequestContext, started: float, body: Json) -> Reply:
         ctx.upstream_s += time.perf_counter() - started
@@ -90,27 +90,33 @@ def _with_usage(body: Json) -> Json:
     return {**body, "stream_options": {**options, "include_usage": True}}
 
 
-async def _relay(ctx: RequestContext, first: Json, chunks: AsyncIterator[Json]) -> AsyncIterator[bytes]:
-    """SSE frames for the client. After bytes are out, a failure ends the stream with an error event."""
-    chunk: Json | None = first
+async def _relay(ctx: RequestContext, first: list[Json], batches: AsyncIterator[list[Json]]) -> AsyncIterator[bytes]:
+    """SSE frames for the client, one write per batch. After bytes are out, a failure ends the
+    stream with an error event in OpenAI's shape: never a clean end after a cut."""
+    batch: list[Json] | None = first
     ctx.status = 200
-    while chunk is not None:
-        if ctx.model is None:
-            ctx.model = chunk.get("model")
-        usage = chunk.get("usage")
-        if usage:
-            ctx.usage = usage
-        if not usage or chunk.get("choices") or ctx.client_wants_usage:
-            yield encode_chunk(chunk)
+    ctx.model = first[0].get("model")
+    while batch is not None:
+        frames = []
+        for chunk in batch:
+            usage = chunk.get("usage")
+            if usage:
+                ctx.usage = usage
+                if not chunk.get("choices") and not ctx.client_wants_usage:
+                    continue  # asked for on the client's behalf, for accounting only
+            frames.append(encode_chunk(chunk))
         started = time.perf_counter()
         try:
-            chunk = await chunks.__anext__()
+            batch = await batches.__anext__()
         except StopAsyncIteration:
-            chunk = None
+            batch = None
+            frames.append(DONE_FRAME)
         except KeelError as exc:
-            ctx.upstream_s += time.perf_counter() - started
             ctx.status, ctx.error_class, ctx.error_code = exc.status, exc.error_class, exc.code
-            yield encode_error(exc.to_openai())
+            frames.append(encode_error(exc.to_openai()))
+            ctx.upstream_s += time.perf_counter() - started
+            yield b"".join(frames)
             return
         ctx.upstream_s += time.perf_counter() - started
-    yield DONE_FRAME
+        if frames:
+            yield b"".join(frames)

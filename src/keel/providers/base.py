@@ -85,8 +85,12 @@ class Provider(Protocol):
 
     async def chat(self, body: Json) -> Json: ...
 
-    def chat_stream(self, body: Json) -> AsyncIterator[Json]:
-        """OpenAI ``chat.completion.chunk`` dicts. A stream that ends without a proper end raises."""
+    def chat_stream(self, body: Json) -> AsyncIterator[list[Json]]:
+        """OpenAI ``chat.completion.chunk`` dicts, in batches of those that arrived together.
+
+        Batches let the relay write everything available in one go instead of one write per
+        chunk. Every batch is non-empty. A stream that ends without a proper end raises.
+        """
         ...
 
     async def embeddings(self, body: Json) -> Json: ...

@@ -18,7 +18,7 @@ import csv
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,11 @@ class FaqProvider:
             "keel": extra,
         }
 
-    async def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+    async def chat_stream(self, body: Json) -> AsyncIterator[list[Json]]:
+        """The whole answer is known at once, so it goes out as one batch."""
+        yield list(self._chunks(body))
+
+    def _chunks(self, body: Json) -> Iterator[Json]:
         answer, extra, n, prompt_tokens = self._answer(body)
         head = {
             "id": f"chatcmpl-faq{next(self._ids):x}",

@@ -13,7 +13,7 @@ import aiohttp
 
 from keel.core.errors import KeelError, UpstreamConnectionError, UpstreamTimeout
 from keel.providers.base import Codec, HttpCall, Json, Target
-from keel.providers.sse import parse_sse
+from keel.providers.sse import SseParser
 
 
 def new_client_session() -> aiohttp.ClientSession:
@@ -47,20 +47,31 @@ class HttpProvider:
         payload = await self._send(call)
         return self.codec.chat_response(payload, self.target)
 
-    async def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+    async def chat_stream(self, body: Json) -> AsyncIterator[list[Json]]:
         call = self.codec.chat_request(body, self.target, stream=True)
         decoder = self.codec.stream_decoder(body, self.target)
+        parser = SseParser()
         try:
             async with self._session.request(
                 call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout
             ) as resp:
                 if resp.status >= 300:
                     raise self.codec.classify_error(resp.status, resp.headers, await resp.read())
-                async for event in parse_sse(resp.content):
-                    for chunk in decoder.feed(event):
-                        yield chunk
+                async for data in resp.content.iter_any():
+                    batch: list[Json] = []
+                    for event in parser.feed(data):
+                        batch.extend(decoder.feed(event))
+                        if decoder.done:
+                            break
+                    if batch:
+                        yield batch
                     if decoder.done:
                         return
+                batch = [chunk for event in parser.close() for chunk in decoder.feed(event)]
+                if batch:
+                    yield batch
+                if decoder.done:
+                    return
         except KeelError:
             raise
         except TimeoutError:

@@ -56,7 +56,7 @@ class SimulatorProvider:
             raise _malformed()
         return self._engine.completion(plan)
 
-    async def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+    async def chat_stream(self, body: Json) -> AsyncIterator[list[Json]]:
         plan = self._engine.plan_chat(body, model=self._model, now=self._clock.now())
         fault = plan.fault
         cut: int | None = None
@@ -71,15 +71,21 @@ class SimulatorProvider:
         if plan.ttft_s:
             await self._sleep(plan.ttft_s)
         start = self._clock.monotonic()
+        batch: list[Json] = []
         for index, (at, chunk) in enumerate(self._engine.chunks(plan)):
-            if index == cut:
-                raise _cut()
-            if malformed and index == 1:
-                raise _malformed()
+            if index == cut or (malformed and index == 1):
+                if batch:
+                    yield batch
+                raise _cut() if index == cut else _malformed()
             delay = start + at - self._clock.monotonic()
             if delay > 0:
+                if batch:  # what was due goes out together, as the server's single write would
+                    yield batch
+                    batch = []
                 await self._sleep(delay)
-            yield chunk
+            batch.append(chunk)
+        if batch:
+            yield batch
         if cut is not None:  # every chunk went out, but the stream never properly ended
             raise _cut()
 

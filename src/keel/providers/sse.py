@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-
 import orjson
 
 from keel.providers.base import Json, SseEvent
@@ -11,24 +9,42 @@ from keel.providers.base import Json, SseEvent
 DONE_FRAME = b"data: [DONE]\n\n"
 
 
-async def parse_sse(lines: AsyncIterable[bytes]) -> AsyncIterator[SseEvent]:
-    """Events from a line stream (aiohttp's ``StreamReader`` iterates lines with their newline)."""
+class SseParser:
+    """Incremental: feed it bytes as they arrive, get back the complete events among them."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[SseEvent]:
+        buffer = self._buffer + data
+        held = b""
+        if b"\r" in buffer:
+            if buffer.endswith(b"\r"):  # may be the first half of a CRLF split across reads
+                buffer, held = buffer[:-1], b"\r"
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *blocks, rest = buffer.split(b"\n\n")
+        self._buffer = rest + held
+        return [event for block in blocks if (event := _event(block)) is not None]
+
+    def close(self) -> list[SseEvent]:
+        """Whatever complete-looking event is left when the stream ends without a blank line."""
+        rest, self._buffer = self._buffer.replace(b"\r", b"\n"), b""
+        event = _event(rest)
+        return [event] if event is not None else []
+
+
+def _event(block: bytes) -> SseEvent | None:
+    if block.startswith(b"data: ") and b"\n" not in block:  # the common case: one data line
+        return SseEvent(block[6:])
     data: list[bytes] = []
     event: str | None = None
-    async for raw in lines:
-        line = raw.rstrip(b"\r\n")
-        if not line:
-            if data:
-                yield SseEvent(b"\n".join(data), event)
-            data, event = [], None
-            continue
+    for line in block.split(b"\n"):
         if line.startswith(b"data:"):
             data.append(line[6:] if line[5:6] == b" " else line[5:])
         elif line.startswith(b"event:"):
             event = line[6:].strip().decode("utf-8", "replace")
         # comments (":") and id/retry fields carry nothing Keel uses
-    if data:
-        yield SseEvent(b"\n".join(data), event)
+    return SseEvent(b"\n".join(data), event) if data else None
 
 
 def encode_chunk(chunk: Json) -> bytes:
