@@ -32,7 +32,8 @@ _schema_numbers = itertools.count()
 
 async def _pg_connect() -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(PG_URL, timeout=5)
+        # lock_timeout: a teardown stuck behind a leaked lock fails the test instead of hanging the run.
+        return await asyncpg.connect(PG_URL, timeout=5, server_settings={"lock_timeout": "30s"})
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         message = f"PostgreSQL at {PG_URL} is unreachable ({error!r}); set KEEL_TEST_SKIP_POSTGRES=1 to skip"
         if SKIP_PG:

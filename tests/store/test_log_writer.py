@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -320,3 +321,30 @@ async def test_if_the_spool_fails_too_records_wait_in_memory(spool: Spool, monke
     await eventually(lambda: spool.is_empty())
     await writer.aclose()
     assert len(store.rows) == 5
+
+
+_CRASHING_PROCESS = """
+import os, sys
+from keel.store.spool import Spool
+from tests.store.conftest import make_record
+spool = Spool(sys.argv[1])
+spool.append([make_record(i) for i in range(300)])
+spool.append([make_record(i) for i in range(300, 600)])
+os._exit(1)  # no close, no cleanup: as if killed
+"""
+
+
+async def test_a_spool_left_by_a_killed_process_is_replayed(db: Database, tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CRASHING_PROCESS, str(directory), cwd=Path(__file__).parents[2]
+    )
+    assert await process.wait() == 1
+
+    store = SqlRequestLogStore(db)
+    with Spool(directory) as spool:  # the dead process's lock went with it
+        writer = RequestLogWriter(store, spool, flush_interval_s=0.02)
+        writer.start()
+        await eventually(lambda: spool.is_empty())
+        await writer.aclose()
+    assert writer.replayed == 600 and await store.count() == 600

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import stat
 from pathlib import Path
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, make_url
 
-from keel.store.sql import mask_url, normalise_url, open_database
+from keel.store.sql import current_revision, mask_url, normalise_url, open_database
 from keel.store.tables import metadata
-from tests.store.conftest import DbTarget
+from tests.store.conftest import PG_URL, DbTarget
 
 
 @pytest.mark.parametrize(
@@ -86,10 +89,6 @@ async def test_in_memory_sqlite_is_migrated() -> None:
         await db.aclose()
 
 
-def _revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
 def _drift(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, metadata))
@@ -99,7 +98,7 @@ async def test_migrations_create_the_schema_and_reopening_is_a_no_op(db_target: 
     db = await db_target.open()
     try:
         async with db.engine.connect() as connection:
-            assert await connection.run_sync(_revision) == "0001"
+            assert await connection.run_sync(current_revision) == "0001"
             names = await connection.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         assert {"request_log", "api_keys", "alembic_version"} <= names
     finally:
@@ -108,7 +107,7 @@ async def test_migrations_create_the_schema_and_reopening_is_a_no_op(db_target: 
     again = await db_target.open()
     try:
         async with again.engine.connect() as connection:
-            assert await connection.run_sync(_revision) == "0001"
+            assert await connection.run_sync(current_revision) == "0001"
             versions = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).all()
         assert versions == [("0001",)]
     finally:
@@ -128,3 +127,28 @@ async def test_unreachable_database_fails_to_open_without_leaking_the_password()
     with pytest.raises(Exception) as caught:  # the driver decides the exact class
         await open_database("postgresql://keel:s3cret@127.0.0.1:1/keel")
     assert "s3cret" not in str(caught.value)
+
+
+async def test_processes_opening_a_fresh_database_together_migrate_once(db_target: DbTarget) -> None:
+    databases = await asyncio.gather(*(db_target.open() for _ in range(4)))
+    try:
+        async with databases[0].engine.connect() as connection:
+            assert await connection.run_sync(current_revision) == "0001"
+    finally:
+        for db in databases:
+            await db.aclose()
+
+
+async def test_a_schema_name_needing_quotes_is_used_as_written(pg_target: DbTarget) -> None:
+    assert pg_target.schema is not None
+    target = dataclasses.replace(pg_target, schema=pg_target.schema + "-Mixed,Case")
+    db = await target.open()
+    try:
+        async with db.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: sa.inspect(c).get_table_names(schema=target.schema))
+        assert "request_log" in tables
+    finally:
+        await db.aclose()
+        connection = await asyncpg.connect(PG_URL)
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
+        await connection.close()

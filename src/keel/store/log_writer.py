@@ -55,6 +55,8 @@ class RequestLogWriter:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if flush_interval_s <= 0:
+            raise ValueError("flush_interval_s must be positive")
         self._store = store
         self._spool = spool
         self._batch_size = batch_size
@@ -244,8 +246,8 @@ class RequestLogWriter:
         """Did the store refuse these records (rather than fail to be reached)?"""
         if isinstance(error, ValueError | TypeError):
             return True
-        if isinstance(error, TimeoutError):
-            return False
+        if isinstance(error, OSError):
+            return False  # refused or timed out (TimeoutError is an OSError): plainly down
         ping: Callable[[], Awaitable[None]] | None = getattr(self._store, "ping", None)
         if ping is None:
             return False

@@ -1,4 +1,4 @@
-"""One protocol per durable concern. Implementations: ``store/sql.py`` (SQLite, PostgreSQL)."""
+"""One protocol per durable concern. Implementations: ``sql_request_log.py``, ``sql_keys.py`` (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 

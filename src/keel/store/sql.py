@@ -7,7 +7,10 @@ revision, so a fresh file and an old one are both ready to use once ``open_datab
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -29,11 +33,15 @@ _SQLITE_SCHEMES = {"sqlite", SQLITE_DRIVER}
 
 # Keeps two gateway replicas that start together from both running the same migration.
 _MIGRATION_LOCK_ID = 0x6B65656C  # "keel"
+MIGRATION_LOCK_TIMEOUT_S = 120
 
 # How long a PostgreSQL connection attempt may take before the caller sees an error (and the request
 # log writer spools to disk); asyncpg's own default of 60 s would let its buffer grow for a minute.
 PG_CONNECT_TIMEOUT_S = 10.0
 SQLITE_BUSY_TIMEOUT_MS = 5000
+_WAL_ATTEMPTS = 100
+# Execution option naming the statement that opens a SQLite transaction (see _sqlite_begin).
+SQLITE_BEGIN_OPTION = "keel_sqlite_begin"
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -85,21 +93,15 @@ def json_dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-# Execution option naming the statement that opens a SQLite transaction (see _sqlite_begin).
-SQLITE_BEGIN_OPTION = "keel_sqlite_begin"
-
-
 def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # Python's sqlite3 module opens transactions itself, and not before DDL, so a migration would
     # run outside any transaction. Turning that off lets _sqlite_begin issue every BEGIN instead.
     dbapi_connection.isolation_level = None
-    # WAL lets readers (the admin API) run while the request log writer commits; NORMAL sync is
-    # durable across process crashes in WAL mode and much faster than FULL.
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # NORMAL is durable across process crashes in WAL mode and much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
@@ -155,7 +157,9 @@ def create_engine(url: str | URL, *, schema: str | None = None) -> AsyncEngine:
         return engine
     connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
     if schema is not None:
-        connect_args["server_settings"] = {"search_path": schema}
+        # Quoted, as CREATE SCHEMA quotes it when needed: a comma or capital must not change its meaning.
+        quoted = '"' + schema.replace('"', '""') + '"'
+        connect_args["server_settings"] = {"search_path": quoted}
     # pre_ping: after a database restart the pool would otherwise hand out dead connections once.
     return create_async_engine(target, connect_args=connect_args, pool_pre_ping=True, **kwargs)
 
@@ -178,31 +182,55 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+async def _enable_wal(engine: AsyncEngine) -> None:
+    """Put a SQLite file in WAL mode, which lets readers (the admin API) run while the writer commits.
+
+    The mode is stored in the file, so this is needed once, but it cannot run inside a transaction and
+    SQLite refuses the switch outright, rather than waiting, while another connection is mid-way
+    through one: a twin process opening the same fresh file. Hence the raw connection and the retry.
+    """
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        for attempt in itertools.count(1):
+            try:
+                cursor = await driver.execute("PRAGMA journal_mode=WAL")
+                await cursor.close()
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt >= _WAL_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05)
+
+
 def _upgrade(connection: Connection, schema: str | None) -> None:
     if connection.dialect.name == "postgresql":
+        # A migration stuck behind another session's lock should fail loudly, not hang startup.
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT_S}s'")
+        # Held until this transaction commits, so concurrent starters migrate one after the other
+        # (CREATE SCHEMA IF NOT EXISTS included: it is not safe against a concurrent twin).
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         if schema is not None:
             connection.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-        # Held until this transaction commits, so concurrent starters migrate one after the other.
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
     command.upgrade(alembic_config(connection), "head")
 
 
 def current_revision(connection: Connection) -> str | None:
     """The Alembic revision a database is at (None before the first migration)."""
-    from alembic.runtime.migration import MigrationContext
-
     return MigrationContext.configure(connection).get_current_revision()
 
 
 async def open_database(url: str, *, schema: str | None = None, migrate: bool = True) -> Database:
     """Open ``url`` and bring its schema up to date.
 
-    SQLite files get their parent directory created (mode 0700) and run in WAL mode. With
-    ``migrate=False`` nothing is touched until first use (the database may even be down).
+    SQLite files get their parent directory created (mode 0700) and are switched to WAL mode. With
+    ``migrate=False`` the database is not touched until first use (it may even be down).
     """
     engine = create_engine(url, schema=schema)
     if migrate:
         try:
+            if engine.dialect.name == "sqlite" and sqlite_path(engine.url) is not None:
+                await _enable_wal(engine)
             async with engine.connect() as connection:
                 await connection.execution_options(**{SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
                 async with connection.begin():

@@ -35,7 +35,7 @@ def _is_data_error(error: BaseException) -> bool:
             return True
         # Drivers convert unbindable Python values with ValueError/TypeError (asyncpg's DataError is
         # one); a connection failure is an OSError or a driver error without them in its chain.
-        if isinstance(current, ValueError | TypeError) and not isinstance(current, sa.exc.SQLAlchemyError):
+        if isinstance(current, ValueError | TypeError):
             return True
         # SQLSTATE classes 22 (data exception) and 23 (integrity violation) on PostgreSQL.
         sqlstate = getattr(current, "sqlstate", None)
