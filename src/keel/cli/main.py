@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from keel import __version__
-from keel.config.errors import ConfigError
-from keel.config.runtime import RuntimeConfig
+from keel.cli.common import ConfigOpt, config_path, fail, load, out, run
+from keel.cli.kill import kill_app, unkill_app
 from keel.server.admin import key_json
-from keel.services.runtime import load_config
 from keel.store.protocols import KeyRecord
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keel: the production layer for AI features.")
@@ -24,35 +19,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Validate configuration file
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke virtual API keys.")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
-
-T = TypeVar("T")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="keel.yaml to use (default: $KEEL_CONFIG, else the embedded default)"),
-]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _config_path(path: Path | None) -> Path | None:
-    if path is None and os.environ.get("KEEL_CONFIG"):
-        path = Path(os.environ["KEEL_CONFIG"])
-    return path
-
-
-def _load(path: Path | None) -> RuntimeConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            err.print(str(issue), highlight=False, soft_wrap=True)
-        fail(f"{len(exc.issues)} problem(s) in the config")
+app.add_typer(kill_app, name="kill")
+app.add_typer(unkill_app, name="unkill")
 
 
 @app.command()
@@ -71,8 +39,8 @@ def serve(
     """Run the gateway and admin API in one process (or --workers processes)."""
     from keel.server.run import serve as run
 
-    path = _config_path(config)
-    runtime_config = _load(path)
+    path = config_path(config)
+    runtime_config = load(path)
     server = runtime_config.raw.server
     if workers is not None and workers < 1:
         fail("--workers must be at least 1")
@@ -88,7 +56,7 @@ def serve(
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="The config file to validate")]) -> None:
     """Validate a config; print every problem with its file, line and field path."""
-    cfg = _load(file)
+    cfg = load(file)
     disabled = [d for d in cfg.deployments.values() if d.disabled]
     out.print(
         f"{file}: ok (hash {cfg.hash}; {len(cfg.routes)} routes, {len(cfg.deployments)} deployments)",
@@ -108,7 +76,7 @@ def keys_create(
     config: ConfigOpt = None,
 ) -> None:
     """Create a virtual key. The key is printed once and stored only as a keyed hash."""
-    cfg = _load(_config_path(config))
+    cfg = load(config_path(config))
     known = set(cfg.model_names())
     unknown = [a for a in allow if a != "*" and a not in known]
     if unknown:
@@ -122,7 +90,7 @@ def keys_create(
         out.print(f"created {record.key_id} ({record.name}); the key is shown only this once:", highlight=False)
         out.print(key, highlight=False, soft_wrap=True)
 
-    _run(create())
+    run(create())
 
 
 @keys_app.command("list")
@@ -132,7 +100,7 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per key")] = False,
 ) -> None:
     """List virtual keys (never the keys themselves)."""
-    cfg = _load(_config_path(config))
+    cfg = load(config_path(config))
 
     async def fetch() -> list[KeyRecord]:
         from keel.services.keys import open_keyring
@@ -140,7 +108,7 @@ def keys_list(
         async with open_keyring(cfg) as keyring:
             return await keyring.list(include_revoked=revoked)
 
-    keys = _run(fetch())
+    keys = run(fetch())
     if as_json:
         for k in keys:
             out.print_json(data=key_json(k))
@@ -161,7 +129,7 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id, e.g. key_3f9a1c2b")], config: ConfigOpt = None
 ) -> None:
     """Revoke a key; running gateways stop accepting it within auth.key_refresh_s."""
-    cfg = _load(_config_path(config))
+    cfg = load(config_path(config))
 
     async def revoke() -> bool:
         from keel.services.keys import open_keyring
@@ -169,7 +137,7 @@ def keys_revoke(
         async with open_keyring(cfg) as keyring:
             return await keyring.revoke(key_id)
 
-    if not _run(revoke()):
+    if not run(revoke()):
         fail(f"no active key {key_id!r}")
     out.print(f"revoked {key_id}", highlight=False)
 
@@ -190,15 +158,6 @@ def simulate(
     except (ValueError, OSError) as exc:
         fail(str(exc))
     run(host, port, SimulatorEngine(sim.models, sim.default))
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except ConfigError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot reach the store: {exc}")
 
 
 def main() -> None:

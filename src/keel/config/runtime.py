@@ -16,7 +16,7 @@ import orjson
 
 from keel.catalogue import provider_names, vendors
 from keel.config.errors import ConfigError, ConfigIssue
-from keel.config.schema import DeploymentConfig, KeelConfig
+from keel.config.schema import DeploymentConfig, KeelConfig, RouteConfig
 from keel.providers.base import Target
 
 ProviderKind = Literal["http", "simulator", "faq"]
@@ -31,8 +31,6 @@ class Deployment:
     model: str
     target: Target | None
     public: bool
-    timeout_s: float
-    connect_timeout_s: float
     config: DeploymentConfig
     disabled: str | None = None
     """Why this deployment cannot be used (e.g. its API key is not set); ``None`` when usable."""
@@ -42,11 +40,17 @@ class Deployment:
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str
-    deployments: tuple[str, ...]
-    log_bodies: bool = False
-    description: str = ""
+    config: RouteConfig
     implicit: bool = False
     """True for the one-deployment route of a public deployment named directly by a client."""
+
+    @property
+    def deployments(self) -> tuple[str, ...]:
+        return self.config.deployments
+
+    @property
+    def log_bodies(self) -> bool:
+        return self.config.log_bodies
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class RuntimeConfig:
             return route
         dep = self.deployments.get(model)
         if dep is not None and dep.public:
-            return Route(name=model, deployments=(model,), implicit=True)
+            return Route(name=model, config=RouteConfig(deployments=(model,)), implicit=True)
         return None
 
 
@@ -86,13 +90,13 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
 
     routes: dict[str, Route] = {}
     for name, route in raw.routes.items():
-        for i, dep_name in enumerate(route.deployments):
+        for path, dep_name in _references(name, route):
             if dep_name not in raw.deployments:
-                issue(f"routes.{name}.deployments[{i}]", f"no deployment named {dep_name!r}")
+                issue(path, f"no deployment named {dep_name!r}")
         other = raw.deployments.get(name)
         if other is not None and other.public:
             issue(f"routes.{name}", f"route name clashes with public deployment {name!r}")
-        routes[name] = Route(name, route.deployments, route.log_bodies, route.description)
+        routes[name] = Route(name, route)
 
     if issues:
         raise ConfigError(issues)
@@ -104,6 +108,20 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
         routes=routes,
         deployments=deployments,
     )
+
+
+def _references(name: str, route: RouteConfig) -> list[tuple[str, str]]:
+    """Every deployment a route names, with the path it is named at."""
+    base = f"routes.{name}"
+    refs = [(f"{base}.deployments[{i}]", d) for i, d in enumerate(route.deployments)]
+    refs += [(f"{base}.fallbacks[{i}]", d) for i, d in enumerate(route.fallbacks)]
+    if route.context_window_fallback:
+        refs.append((f"{base}.context_window_fallback", route.context_window_fallback))
+    if route.content_policy_fallback:
+        refs.append((f"{base}.content_policy_fallback", route.content_policy_fallback))
+    if route.safe_mode and route.safe_mode.deployment:
+        refs.append((f"{base}.safe_mode.deployment", route.safe_mode.deployment))
+    return refs
 
 
 def _resolve_deployment(
@@ -126,8 +144,6 @@ def _resolve_deployment(
             model=dep.model or name,
             target=target,
             public=dep.public,
-            timeout_s=dep.timeout_s,
-            connect_timeout_s=dep.connect_timeout_s,
             config=dep,
             disabled=disabled,
             faq_path=faq_path,

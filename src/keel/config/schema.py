@@ -13,6 +13,18 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from keel.config.base import StrictModel
+from keel.config.resilience import (
+    Capacity,
+    CircuitConfig,
+    HedgeConfig,
+    RetryConfig,
+    SafeModeConfig,
+    SheddingConfig,
+    StickyConfig,
+    Strategy,
+    TimeoutOverrides,
+    Timeouts,
+)
 from keel.simulator.behaviour import SimulatedModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -25,6 +37,10 @@ class ServerConfig(StrictModel):
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Largest accepted request body; larger ones get a 413."""
+    shedding: SheddingConfig = SheddingConfig()
+    kill_switch_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    """How often each process reloads kill switches set elsewhere (switches set through this
+    process's admin API apply at once)."""
 
 
 class AnonymousAccess(StrictModel):
@@ -73,8 +89,15 @@ class DeploymentConfig(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
     public: bool = False
     """Clients may name this deployment directly as ``model`` (when their key allows it)."""
-    timeout_s: float = Field(default=600.0, gt=0)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    timeouts: Timeouts = Timeouts()
+    weight: float = Field(default=1.0, gt=0)
+    """Share of traffic under the ``weighted`` strategy (relative to the pool's other weights)."""
+    region: str | None = None
+    capacity: Capacity | None = None
+    """Provisioned capacity; deployments with it are preferred until it is used up (spillover)."""
+    circuit: CircuitConfig = CircuitConfig()
+    context_window: int | None = Field(default=None, ge=1)
+    """Prompt tokens the model takes; a longer prompt goes to the route's context_window_fallback."""
     simulator: SimulatedModel | None = None
     faq: FaqSource | None = None
 
@@ -83,7 +106,17 @@ class RouteConfig(StrictModel):
     """An AI feature: the model alias its clients send, served by one or more deployments."""
 
     deployments: tuple[str, ...] = Field(min_length=1)
-    """In priority order: the first usable one serves."""
+    """The pool; ``strategy`` orders it for each request (``priority``: as written)."""
+    strategy: Strategy = "priority"
+    sticky: StickyConfig | None = None
+    fallbacks: tuple[str, ...] = ()
+    """Tried in this order after the pool: other providers, other regions."""
+    context_window_fallback: str | None = None
+    content_policy_fallback: str | None = None
+    retries: RetryConfig = RetryConfig()
+    timeouts: TimeoutOverrides = TimeoutOverrides()
+    hedge: HedgeConfig | None = None
+    safe_mode: SafeModeConfig | None = None
     description: str = ""
     log_bodies: bool = False
     """Store request and response bodies in the request log (off by default)."""

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    deployment: str
+    kind: str = "primary"  # primary, failover, spillover, fallback (see AttemptRecord.kind)
+
+
 @dataclass(slots=True)
 class Reply:
     """What goes back to the client: a JSON body, or a stream of ready-encoded SSE frames."""
@@ -44,6 +50,10 @@ class RequestContext:
     ttft_s: float | None = None
     usage: Json | None = None
     model: str | None = None  # the model that answered, as the upstream named it
+    plan: list[PlanStep] = field(default_factory=list)
+    """The deployments to try, in order, with why each is there; made by the route choice."""
+    safe_mode: str | None = None
+    """Set when the answer must come from the route's safe-mode path, with the reason."""
     attempts: list[AttemptRecord] = field(default_factory=list)
     status: int = 0
     error_class: str | None = None

@@ -16,12 +16,13 @@ boundary where they are caught: the codec of each wire protocol, the HTTP client
     │   └── ContextWindowExceeded        400 (context_length_exceeded)
     │       ContentPolicyViolation       400 (content_policy_violation)
     ├── RateLimited                      429 rate_limit_error, retryable, carries Retry-After
-    ├── UpstreamError                    5xx from a provider
+    ├── UpstreamError                    5xx from a provider; retryable and fails over
     │   ├── UpstreamUnavailable          503 retryable (upstream 5xx, overloaded)
     │   ├── UpstreamConnectionError      502 retryable (refused, reset)
     │   ├── UpstreamTimeout              504 retryable
     │   ├── UpstreamBadResponse          502 retryable (garbage, malformed JSON)
-    │   └── UpstreamRejected             the upstream's own 4xx we cannot map more exactly
+    │   └── UpstreamRejected             the upstream's own 4xx we cannot map more exactly (fails over,
+    │                                    not retried: another deployment has other credentials)
     ├── ServiceUnavailable               503 (nothing can serve the request)
     └── InternalError                    500 (a bug; logged with a traceback, never shown)
 """
@@ -36,6 +37,10 @@ class KeelError(Exception):
     error_type: ClassVar[str] = "api_error"
     default_code: ClassVar[str | None] = None
     retryable: ClassVar[bool] = False
+    """The same call may succeed if made again (after a wait)."""
+    failover: ClassVar[bool] = False
+    """Another deployment may succeed where this one failed; such failures also count against the
+    deployment's circuit breaker. Client errors never fail over: the request itself is at fault."""
 
     def __init__(
         self,
@@ -118,6 +123,7 @@ class RateLimited(KeelError):
     error_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
     retryable = True
+    failover = True
 
     def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
@@ -131,6 +137,7 @@ class UpstreamError(KeelError):
     error_type = "api_error"
     default_code = "upstream_error"
     retryable = True
+    failover = True
 
 
 class UpstreamUnavailable(UpstreamError):

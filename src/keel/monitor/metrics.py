@@ -13,6 +13,7 @@ _SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._hooks: list[Callable[[], None]] = []
         labels = ("endpoint", "route", "deployment", "status")
         self.requests = Counter("keel_requests", "Requests served, by outcome", labels, registry=self.registry)
         self.overhead = Histogram(
@@ -37,10 +38,23 @@ class Metrics:
             registry=self.registry,
         )
         self.tokens = Counter("keel_tokens", "Tokens, by kind", ("route", "deployment", "kind"), registry=self.registry)
-        self.upstream_errors = Counter(
-            "keel_upstream_errors",
-            "Failed upstream attempts, by error class",
-            ("deployment", "error_class"),
+        self.attempts = Counter(
+            "keel_upstream_attempts",
+            "Calls to deployments, by kind (primary, retry, failover, spillover, fallback, hedge, safe_mode) "
+            "and outcome (ok or the error class)",
+            ("route", "deployment", "kind", "outcome"),
+            registry=self.registry,
+        )
+        self.safe_mode = Counter(
+            "keel_safe_mode_answers", "Answers served by a route's safe-mode path", ("route",), registry=self.registry
+        )
+        self.shed = Counter(
+            "keel_shed_requests", "Requests refused by load shedding", ("reason",), registry=self.registry
+        )
+        self.circuit_open = Gauge(
+            "keel_circuit_open",
+            "1 while a deployment's circuit is open or half-open",
+            ("deployment",),
             registry=self.registry,
         )
         self.config_reloads = Counter(
@@ -67,5 +81,11 @@ class Metrics:
         self.log_spooled.set_function(spooled)
         self.log_written.set_function(written)
 
+    def on_scrape(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before each scrape: for gauges read from live state rather than pushed."""
+        self._hooks.append(hook)
+
     def render(self) -> bytes:
+        for hook in self._hooks:
+            hook()
         return generate_latest(self.registry)

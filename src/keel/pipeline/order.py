@@ -1,39 +1,48 @@
 """The pipeline order, declared once.
 
-    record → authenticate → validate → choose route → call upstream
+    record → authenticate → kill switch → validate → choose route (plan) → call upstream
+    (retries, failover, fallbacks, hedging, safe mode)
 
-Later capabilities slot in here, in this order: kill switch after authenticate; rate limit and budget
-reserve after validate; input guards and cache lookup before the route choice; output guards,
-confidence fallback, cache store and budget commit around the upstream call.
+Later capabilities slot in here, in this order: rate limit and budget reserve after validate; input
+guards and cache lookup before the route choice; output guards, confidence fallback, cache store and
+budget commit around the upstream call.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 
 from keel.auth.keyring import KeyRing
+from keel.control.kill_switches import KillBoard
 from keel.monitor.metrics import Metrics
 from keel.pipeline.attempt import CallUpstream
 from keel.pipeline.auth import Authenticate
 from keel.pipeline.chain import Handler, Stage, build_chain
+from keel.pipeline.kill import CheckKillSwitches
 from keel.pipeline.record import RecordRequest
 from keel.pipeline.route import ChooseRoute
 from keel.pipeline.validate import ValidateRequest
 from keel.providers.base import Provider
+from keel.routing.health import Health
 from keel.store.records import RequestRecord
 
 
 def build_pipeline(
     *,
     keyring: KeyRing,
+    kill_board: KillBoard,
     providers: Mapping[str, Provider],
+    health: Health,
     submit: Callable[[RequestRecord], None],
     metrics: Metrics,
+    rng: random.Random,
 ) -> Handler:
     stages: list[Stage] = [
         RecordRequest(submit, metrics),
         Authenticate(keyring),
+        CheckKillSwitches(kill_board),
         ValidateRequest(),
-        ChooseRoute(),
+        ChooseRoute(health, kill_board, rng),
     ]
-    return build_chain(stages, CallUpstream(providers))
+    return build_chain(stages, CallUpstream(providers, health, rng))

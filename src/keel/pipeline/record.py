@@ -74,8 +74,9 @@ class RecordRequest:
         if ctx.ttft_s is not None:
             m.ttft.labels(route, deployment).observe(ctx.ttft_s)
         for attempt in ctx.attempts:
-            if attempt.error_class is not None:
-                m.upstream_errors.labels(attempt.deployment, attempt.error_class).inc()
+            m.attempts.labels(route, attempt.deployment, attempt.kind, attempt.error_class or "ok").inc()
+        if ctx.safe_mode is not None:
+            m.safe_mode.labels(route).inc()
         prompt, completion, total = (_count(usage.get(k)) for k in _USAGE_KEYS)
         if prompt is not None:
             m.tokens.labels(route, deployment, "prompt").inc(prompt)
@@ -109,6 +110,7 @@ class RecordRequest:
                 attempts=ctx.attempts,
                 request_body=ctx.body if log_bodies else None,
                 response_body=ctx.response_body if log_bodies else None,
+                safe_mode=ctx.safe_mode,
             )
         )
 

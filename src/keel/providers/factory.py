@@ -40,6 +40,5 @@ def build_provider(dep: Deployment, session: aiohttp.ClientSession) -> Provider:
         _CODECS[dep.codec],
         dep.target,
         session,
-        timeout_s=dep.timeout_s,
-        connect_timeout_s=dep.connect_timeout_s,
+        timeouts=dep.config.timeouts,
     )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
+from keel.config.resilience import Timeouts
 from keel.core.errors import KeelError, UpstreamConnectionError, UpstreamTimeout
 from keel.providers.base import Codec, HttpCall, Json, Target
 from keel.providers.sse import SseParser
@@ -34,13 +35,15 @@ class HttpProvider:
         target: Target,
         session: aiohttp.ClientSession,
         *,
-        timeout_s: float,
-        connect_timeout_s: float,
+        timeouts: Timeouts,
     ) -> None:
         self.codec = codec
         self.target = target
         self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        # The pipeline enforces first-token, idle and total deadlines; the socket gets backstops.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.connect_s, sock_read=max(timeouts.first_token_s, timeouts.idle_s)
+        )
 
     async def chat(self, body: Json) -> Json:
         call = self.codec.chat_request(body, self.target, stream=False)

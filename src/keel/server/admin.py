@@ -7,12 +7,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from keel.control.kill_switches import ACTIONS, SCOPES, KillSwitch, Scope, new_switch
 from keel.core.errors import InvalidRequest, NotFound, PermissionDenied
 from keel.server.caller import caller
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 from keel.store.protocols import KeyRecord
 from keel.store.records import record_to_dict
+from keel.store.sql_kill_switches import SqlKillSwitchStore
 
 
 def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
@@ -115,3 +117,75 @@ def _field(body: dict[str, Any], name: str, kind: type, *, required: bool = Fals
     if not isinstance(value, kind):
         raise InvalidRequest(f"'{name}' must be a {kind.__name__}", param=name)
     return value
+
+
+def add_kill_switch_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
+    def runtime_of(request: web.Request) -> Runtime:
+        runtime = request.app[key]
+        if not caller(request, runtime).is_admin:
+            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        return runtime
+
+    async def list_switches(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        history = await SqlKillSwitchStore(runtime.db).history(limit=100)
+        return json_response(
+            {
+                "active": [switch_json(s) for s in runtime.kill_board.active()],
+                "history": [switch_json(s) for s in history],
+            }
+        )
+
+    async def set_switch(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        body = _json_object(await request.read())
+        scope, target = _scope_and_target(body)
+        action = _field(body, "action", str) or "refuse"
+        if action not in ACTIONS:
+            raise InvalidRequest(f"'action' must be one of {', '.join(ACTIONS)}", param="action")
+        reason = _field(body, "reason", str, required=True)
+        switch = new_switch(
+            scope, target, action, reason, _field(body, "actor", str) or "admin-api", _field(body, "message", str)
+        )
+        await runtime.kill_board.set(switch)
+        return json_response(switch_json(switch), status=201)
+
+    async def clear_switch(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        body = _json_object(await request.read())
+        scope, target = _scope_and_target(body)
+        reason = _field(body, "reason", str, required=True)
+        cleared = await runtime.kill_board.clear(scope, target, _field(body, "actor", str) or "admin-api", reason)
+        if not cleared:
+            raise NotFound(f"no active kill switch on {scope} {target!r}")
+        return json_response({"scope": scope, "target": target, "cleared": cleared})
+
+    app.router.add_get("/admin/kill-switches", list_switches)
+    app.router.add_post("/admin/kill-switches", set_switch)
+    app.router.add_post("/admin/kill-switches/clear", clear_switch)
+
+
+def _scope_and_target(body: dict[str, Any]) -> tuple[Scope, str]:
+    scope = _field(body, "scope", str, required=True)
+    if scope not in SCOPES:
+        raise InvalidRequest(f"'scope' must be one of {', '.join(SCOPES)}", param="scope")
+    target = _field(body, "target", str) or ""
+    if scope != "global" and not target:
+        raise InvalidRequest(f"a {scope} kill switch needs a 'target'", param="target")
+    return scope, ("*" if scope == "global" else target)
+
+
+def switch_json(s: KillSwitch) -> dict[str, Any]:
+    return {
+        "id": s.switch_id,
+        "scope": s.scope,
+        "target": s.target,
+        "action": s.action,
+        "message": s.message,
+        "reason": s.reason,
+        "actor": s.actor,
+        "created_at": s.created_at,
+        "cleared_at": s.cleared_at,
+        "cleared_by": s.cleared_by,
+        "cleared_reason": s.cleared_reason,
+    }

@@ -16,8 +16,9 @@ from keel.core.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
 )
-from keel.server.admin import add_admin_routes
+from keel.server.admin import add_admin_routes, add_kill_switch_routes
 from keel.server.caller import caller
 from keel.server.responses import error_response, json_response, keel_headers, send_reply
 from keel.services.runtime import Runtime
@@ -43,6 +44,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     add_admin_routes(app, RUNTIME)
+    add_kill_switch_routes(app, RUNTIME)
     return app
 
 
@@ -65,12 +67,20 @@ async def _serve(request: web.Request, endpoint: str) -> web.StreamResponse:
         started=time.perf_counter(),
         headers=request.headers,
     )
+    admission = runtime.admission
+    if not await admission.enter():
+        runtime.metrics.shed.labels("overloaded").inc()
+        retry_after = str(admission.config.retry_after_s)
+        error = ServiceUnavailable("the gateway is overloaded; retry shortly", code="overloaded")
+        return error_response(error, {**keel_headers(ctx), "retry-after": retry_after})
     try:
         ctx.raw_body = await _read_body(request)
         reply = await snapshot.pipeline(ctx)
+        return await send_reply(request, ctx, reply)
     except KeelError as exc:
         return error_response(exc, keel_headers(ctx))
-    return await send_reply(request, ctx, reply)
+    finally:
+        admission.leave()
 
 
 async def _read_body(request: web.Request) -> bytes:

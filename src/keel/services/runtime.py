@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import random
 import signal
 import time
 from dataclasses import dataclass
@@ -23,16 +24,21 @@ from keel.auth.secrets import load_hashing_secret
 from keel.config.errors import ConfigError
 from keel.config.loader import load_runtime_config
 from keel.config.runtime import RuntimeConfig
+from keel.control.admission import Admission
+from keel.control.kill_switches import KillBoard
+from keel.core.clock import SystemClock
 from keel.monitor.metrics import Metrics
 from keel.pipeline.chain import Handler
 from keel.pipeline.order import build_pipeline
 from keel.providers.base import Provider
 from keel.providers.factory import build_providers
 from keel.providers.http import new_client_session
+from keel.routing.health import Health
 from keel.store.log_writer import RequestLogWriter
 from keel.store.spool import Spool
 from keel.store.sql import Database, open_database
 from keel.store.sql_keys import SqlKeyStore
+from keel.store.sql_kill_switches import SqlKillSwitchStore
 from keel.store.sql_request_log import SqlRequestLogStore
 
 log = logging.getLogger("keel")
@@ -65,10 +71,14 @@ class Runtime:
         self._fingerprint = _fingerprint(config_path)
         self._watch_task: asyncio.Task[None] | None = None
         self.ready = False
+        self.rng = random.Random()
         # Set in start():
         self.db: Database
         self.session: aiohttp.ClientSession
         self.keyring: KeyRing
+        self.kill_board: KillBoard
+        self.health: Health
+        self.admission: Admission
         self.request_log: SqlRequestLogStore
         self.log_writer: RequestLogWriter
         self.snapshot: Snapshot
@@ -79,6 +89,8 @@ class Runtime:
         data_dir = Path(storage.data_dir)
         self.db = await open_database(storage.database_url)
         self.session = new_client_session()
+        self.kill_board = KillBoard(SqlKillSwitchStore(self.db), refresh_s=config.raw.server.kill_switch_refresh_s)
+        await self.kill_board.start()
         self.keyring = KeyRing(
             SqlKeyStore(self.db),
             load_hashing_secret(data_dir),
@@ -97,6 +109,9 @@ class Runtime:
         self.log_writer.start()
         w = self.log_writer
         self.metrics.watch_log_writer(lambda: w.pending, lambda: w.spooled, lambda: w.written)
+        self.health = Health(lambda: self.snapshot.config.deployments, SystemClock())
+        self.metrics.on_scrape(self._export_circuits)
+        self.admission = Admission(config.raw.server.shedding)
         self.snapshot = self._build(config)
         self.ready = True
 
@@ -106,6 +121,7 @@ class Runtime:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self.keyring.aclose()
+        await self.kill_board.aclose()
         await self.log_writer.aclose()
         for provider in self.snapshot.providers.values():
             await provider.aclose()
@@ -115,9 +131,20 @@ class Runtime:
     def _build(self, config: RuntimeConfig) -> Snapshot:
         providers = build_providers(config, self.session)
         pipeline = build_pipeline(
-            keyring=self.keyring, providers=providers, submit=self.log_writer.submit, metrics=self.metrics
+            keyring=self.keyring,
+            kill_board=self.kill_board,
+            providers=providers,
+            health=self.health,
+            submit=self.log_writer.submit,
+            metrics=self.metrics,
+            rng=self.rng,
         )
         return Snapshot(config, providers, pipeline)
+
+    def _export_circuits(self) -> None:
+        gauge = self.metrics.circuit_open
+        for name, phase in self.health.breakers.snapshot().items():
+            gauge.labels(name).set(0 if phase == "closed" else 1)
 
     def reload(self) -> bool:
         """Load the config file again; a broken file is refused and the running config stays."""

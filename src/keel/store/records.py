@@ -16,6 +16,9 @@ class AttemptRecord:
     status: int
     error_class: str | None = None
     latency_ms: float = 0.0
+    kind: str = "primary"
+    """primary, retry (same deployment again), failover (the next one), hedge, fallback
+    (context-window or content-policy), spillover (past a full provisioned deployment), safe_mode."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -24,6 +27,7 @@ class AttemptRecord:
             "status": self.status,
             "error_class": self.error_class,
             "latency_ms": round(self.latency_ms, 3),
+            "kind": self.kind,
         }
 
 
@@ -61,6 +65,8 @@ class RequestRecord:
     attempts: list[AttemptRecord] = field(default_factory=list)
     request_body: dict[str, Any] | None = None
     response_body: dict[str, Any] | None = None
+    safe_mode: str | None = None
+    """Why the answer came from the route's safe-mode path (``None`` for a normal answer)."""
 
 
 # The JSON form below is shared by the disk spool and the SQL stores, so a record reads back the same
@@ -75,6 +81,7 @@ def attempt_from_json(data: dict[str, Any]) -> AttemptRecord:
         status=data["status"],
         error_class=data.get("error_class"),
         latency_ms=data.get("latency_ms", 0.0),
+        kind=data.get("kind", "primary"),
     )
 
 

@@ -66,6 +66,7 @@ request_log = sa.Table(
     sa.Column("attempts", json_type(), nullable=False),
     sa.Column("request_body", json_type()),
     sa.Column("response_body", json_type()),
+    sa.Column("safe_mode", sa.Text),
     # The admin views filter by one dimension over a time window, newest first.
     sa.Index("ix_request_log_route_ts", "route", "ts"),
     sa.Index("ix_request_log_key_id_ts", "key_id", "ts"),
@@ -85,4 +86,21 @@ api_keys = sa.Table(
     sa.Column("owner", sa.Text),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("revoked_at", sa.Double),
+)
+
+kill_switches = sa.Table(
+    "kill_switches",
+    metadata,
+    sa.Column("switch_id", sa.Text, primary_key=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("cleared_at", sa.Double),
+    sa.Column("cleared_by", sa.Text),
+    sa.Column("cleared_reason", sa.Text),
+    sa.Index("ix_kill_switches_scope_target", "scope", "target"),
 )

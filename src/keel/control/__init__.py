@@ -1,0 +1,1 @@
+"""Operator controls that change what the gateway does right now: kill switches."""

@@ -1,0 +1,132 @@
+"""Kill switches: stop a route, a deployment, a provider, a key or everything, from the next request.
+
+A switch says what happens instead: ``refuse`` (a 503 with the operator's message) or ``safe_mode``
+(the route's degraded path). Switches are durable records (who, why, when; and who cleared them);
+every process keeps the active ones in memory and reloads them every ``refresh_s``. A switch set
+through a process's own admin API applies there at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+log = logging.getLogger("keel.control")
+
+Scope = Literal["global", "route", "deployment", "provider", "key"]
+Action = Literal["refuse", "safe_mode"]
+SCOPES: tuple[Scope, ...] = ("global", "route", "deployment", "provider", "key")
+ACTIONS: tuple[Action, ...] = ("refuse", "safe_mode")
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    switch_id: str
+    scope: Scope
+    target: str  # "*" for global
+    action: Action
+    reason: str
+    actor: str
+    created_at: float
+    message: str | None = None
+    cleared_at: float | None = None
+    cleared_by: str | None = None
+    cleared_reason: str | None = None
+
+    def describe(self) -> str:
+        what = "everything" if self.scope == "global" else f"{self.scope} {self.target!r}"
+        return f"{what} is switched off by {self.actor}: {self.message or self.reason}"
+
+
+class KillSwitchStore(Protocol):
+    async def add(self, switch: KillSwitch) -> None: ...
+
+    async def active(self) -> list[KillSwitch]: ...
+
+    async def clear(self, scope: Scope, target: str, actor: str, reason: str, at: float) -> int:
+        """Clear the active switches on this scope and target; how many were cleared."""
+        ...
+
+    async def history(self, limit: int = 100) -> list[KillSwitch]: ...
+
+
+def new_switch(
+    scope: Scope, target: str, action: Action, reason: str, actor: str, message: str | None = None
+) -> KillSwitch:
+    return KillSwitch(
+        switch_id=f"ks_{secrets.token_hex(6)}",
+        scope=scope,
+        target="*" if scope == "global" else target,
+        action=action,
+        reason=reason,
+        actor=actor,
+        created_at=time.time(),
+        message=message,
+    )
+
+
+class KillBoard:
+    """The active switches, indexed for the request path: one dict lookup per check."""
+
+    def __init__(self, store: KillSwitchStore, refresh_s: float = 1.0) -> None:
+        self._store = store
+        self._refresh_s = refresh_s
+        self._active: dict[tuple[str, str], KillSwitch] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._refresh_loop(), name="keel-kill-switch-refresh")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def refresh(self) -> None:
+        self._active = {(s.scope, s.target): s for s in await self._store.active()}
+
+    def lookup(self, scope: Scope, target: str) -> KillSwitch | None:
+        if not self._active:
+            return None
+        return self._active.get((scope, target))
+
+    def for_request(self, key_id: str | None) -> KillSwitch | None:
+        """A switch on everything or on the caller's key."""
+        if not self._active:
+            return None
+        found = self._active.get(("global", "*"))
+        if found is None and key_id is not None:
+            found = self._active.get(("key", key_id))
+        return found
+
+    def active(self) -> list[KillSwitch]:
+        return list(self._active.values())
+
+    async def set(self, switch: KillSwitch) -> None:
+        await self._store.add(switch)
+        self._active[(switch.scope, switch.target)] = switch
+        log.warning("kill switch set: %s (%s)", switch.describe(), switch.action)
+
+    async def clear(self, scope: Scope, target: str, actor: str, reason: str) -> int:
+        target = "*" if scope == "global" else target
+        cleared = await self._store.clear(scope, target, actor, reason, time.time())
+        if self._active.pop((scope, target), None) is not None or cleared:
+            log.warning("kill switch cleared: %s %r by %s: %s", scope, target, actor, reason)
+        return cleared
+
+    async def _refresh_loop(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self.refresh()
+                failing = False
+            except Exception as exc:  # keep enforcing the switches already known
+                if not failing:
+                    log.warning("cannot refresh kill switches (%s); enforcing the known ones", exc)
+                failing = True
