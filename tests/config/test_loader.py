@@ -29,12 +29,12 @@ routes:
 deployments:
   a:
     provider: openai
-    timeout_s: -1
+    timeouts: {total_s: -1}
 """
     assert issues_of(text) == [
         "k.yaml:2: server.port: Input should be a valid integer",
         "k.yaml:3: server.colour: unknown key",
-        "k.yaml:10: deployments.a.timeout_s: Input should be greater than 0",
+        "k.yaml:10: deployments.a.timeouts.total_s: Input should be greater than 0",
     ]
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.config.loader import parse_config, read_runtime_config
+from keel.config.resilience import RetryConfig, Timeouts
 from keel.config.schema import DeploymentConfig, KeelConfig, RouteConfig, ServerConfig, StorageConfig
 from keel.simulator.behaviour import Fault, Latency, SimulatedModel
 
@@ -49,7 +50,8 @@ def configs(draw: st.DrawFn) -> KeelConfig:
                 provider=draw(st.sampled_from(["openai", "groq", "vllm", "anthropic"])),
                 model=draw(names),
                 api_key=draw(st.none() | text),
-                timeout_s=draw(st.floats(0.1, 1000, allow_nan=False)),
+                timeouts=Timeouts(total_s=draw(st.floats(0.1, 1000, allow_nan=False))),
+                weight=draw(st.floats(0.01, 100, allow_nan=False)),
                 headers=draw(st.dictionaries(names, text, max_size=2)),
             )
     route_names = draw(st.lists(names.filter(lambda n: n not in deployments), max_size=3, unique=True))
@@ -58,6 +60,8 @@ def configs(draw: st.DrawFn) -> KeelConfig:
             deployments=tuple(draw(st.lists(st.sampled_from(dep_names), min_size=1, max_size=3))),
             description=draw(text),
             log_bodies=draw(st.booleans()),
+            strategy=draw(st.sampled_from(["priority", "weighted", "least_busy", "latency"])),
+            retries=RetryConfig(max_attempts=draw(st.integers(1, 5))),
         )
         for r in route_names
     }

@@ -12,11 +12,15 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 
-from keel.store.sql import current_revision, mask_url, normalise_url, open_database
+from keel.store.sql import alembic_config, current_revision, mask_url, normalise_url, open_database
 from keel.store.tables import metadata
 from tests.store.conftest import PG_URL, DbTarget
+
+# The newest migration: every fresh or re-opened database must end up there.
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @pytest.mark.parametrize(
@@ -98,7 +102,7 @@ async def test_migrations_create_the_schema_and_reopening_is_a_no_op(db_target: 
     db = await db_target.open()
     try:
         async with db.engine.connect() as connection:
-            assert await connection.run_sync(current_revision) == "0001"
+            assert await connection.run_sync(current_revision) == HEAD
             names = await connection.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
         assert {"request_log", "api_keys", "alembic_version"} <= names
     finally:
@@ -107,9 +111,9 @@ async def test_migrations_create_the_schema_and_reopening_is_a_no_op(db_target: 
     again = await db_target.open()
     try:
         async with again.engine.connect() as connection:
-            assert await connection.run_sync(current_revision) == "0001"
+            assert await connection.run_sync(current_revision) == HEAD
             versions = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).all()
-        assert versions == [("0001",)]
+        assert versions == [(HEAD,)]
     finally:
         await again.aclose()
 
@@ -133,7 +137,7 @@ async def test_processes_opening_a_fresh_database_together_migrate_once(db_targe
     databases = await asyncio.gather(*(db_target.open() for _ in range(4)))
     try:
         async with databases[0].engine.connect() as connection:
-            assert await connection.run_sync(current_revision) == "0001"
+            assert await connection.run_sync(current_revision) == HEAD
     finally:
         for db in databases:
             await db.aclose()
