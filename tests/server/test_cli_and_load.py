@@ -127,3 +127,67 @@ def test_no_record_is_dropped_under_load(gateway: Gateway) -> None:
                 break
             time.sleep(0.1)
     assert ids <= stored
+
+
+def test_kill_and_unkill_from_the_cli_reach_a_running_gateway(tmp_path: Path) -> None:
+    config = tmp_path / "keel.yaml"
+    config.write_text(
+        CONFIG.replace("  other: {deployments: [sim]}", "  other: {deployments: [sim], safe_mode: {message: 'Busy.'}}")
+        + "server: {kill_switch_refresh_s: 0.1}\nauth: {anonymous: {routes: ['*']}}\n"
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with keel_process(
+        ["serve", "--config", str(config), "--port", str(port)],
+        cwd=tmp_path,
+        env={"KEEL_SECRET": "cli-secret"},
+        ready_url=f"{url}/readyz",
+    ):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        hello = [{"role": "user", "content": "x"}]
+        killed = keel(
+            "kill",
+            "route",
+            "bot",
+            "--reason",
+            "bad answers",
+            "--message",
+            "Paused by ops",
+            "--actor",
+            "ana",
+            "--config",
+            str(config),
+            cwd=tmp_path,
+        )
+        assert killed.returncode == 0, killed.stderr
+        safe = keel("kill", "route", "other", "--reason", "drill", "--safe-mode", "--config", str(config), cwd=tmp_path)
+        assert safe.returncode == 0, safe.stderr
+
+        def refused() -> bool:
+            try:
+                client.chat.completions.create(model="bot", messages=hello)  # type: ignore[arg-type]
+            except openai.InternalServerError as exc:
+                assert exc.status_code == 503 and "Paused by ops" in exc.message and "ana" in exc.message
+                return True
+            return False
+
+        deadline = time.monotonic() + 5
+        while not refused():
+            assert time.monotonic() < deadline, "the kill switch never applied"
+            time.sleep(0.05)
+        answer = client.chat.completions.with_raw_response.create(model="other", messages=hello)  # type: ignore[arg-type]
+        assert answer.headers["x-keel-safe-mode"] == "kill_switch"
+        assert answer.parse().choices[0].message.content == "Busy."
+
+        listed = keel("kill", "list", "--json", "--config", str(config), cwd=tmp_path)
+        assert '"reason": "bad answers"' in listed.stdout and '"reason": "drill"' in listed.stdout
+        cleared = keel("unkill", "route", "bot", "--reason", "fixed", "--config", str(config), cwd=tmp_path)
+        assert cleared.returncode == 0, cleared.stderr
+        deadline = time.monotonic() + 5
+        while refused():
+            assert time.monotonic() < deadline, "the cleared kill switch still applies"
+            time.sleep(0.05)
+    again = keel("unkill", "route", "bot", "--reason", "x", "--config", str(config), cwd=tmp_path)
+    assert again.returncode == 1 and "no active kill switch" in again.stderr
+    unknown = keel("kill", "route", "nope", "--reason", "x", "--config", str(config), cwd=tmp_path)
+    assert unknown.returncode == 1 and "no route named 'nope'" in unknown.stderr

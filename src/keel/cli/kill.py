@@ -15,6 +15,7 @@ from rich.table import Table
 
 from keel.cli.common import ConfigOpt, config_path, fail, load, out, run
 from keel.control.kill_switches import KillSwitch, Scope, new_switch
+from keel.server.admin import switch_json
 from keel.services.control import open_kill_switch_store
 
 kill_app = typer.Typer(no_args_is_help=True, help="Switch off a route, deployment, provider, key or everything.")
@@ -98,17 +99,26 @@ def unkill_all(reason: Reason, actor: Actor = None, config: ConfigOpt = None) ->
 
 
 @kill_app.command("list", help="Active kill switches (--history for all, cleared ones too).")
-def kill_list(history: Annotated[bool, typer.Option("--history")] = False, config: ConfigOpt = None) -> None:
+def kill_list(
+    history: Annotated[bool, typer.Option("--history")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per switch")] = False,
+    config: ConfigOpt = None,
+) -> None:
     cfg = load(config_path(config))
 
     async def fetch() -> list[KillSwitch]:
         async with open_kill_switch_store(cfg) as store:
             return await (store.history() if history else store.active())
 
+    switches = run(fetch())
+    if as_json:
+        for switch in switches:
+            out.print_json(data=switch_json(switch))
+        return
     table = Table("id", "scope", "target", "action", "reason", "actor", "set at", "cleared")
     for column in table.columns:
         column.overflow = "fold"
-    for s in run(fetch()):
+    for s in switches:
         cleared = f"{s.cleared_by}: {s.cleared_reason}" if s.cleared_at else ""
         table.add_row(
             s.switch_id,
