@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +43,8 @@ class Route:
     config: RouteConfig
     implicit: bool = False
     """True for the one-deployment route of a public deployment named directly by a client."""
+    timeout_overrides: Mapping[str, float] = field(default_factory=dict)
+    """The route's own timeouts (``config.timeouts`` without the unset ones), computed once."""
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -96,7 +98,7 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
         other = raw.deployments.get(name)
         if other is not None and other.public:
             issue(f"routes.{name}", f"route name clashes with public deployment {name!r}")
-        routes[name] = Route(name, route)
+        routes[name] = Route(name, route, timeout_overrides=route.timeouts.model_dump(exclude_none=True))
 
     if issues:
         raise ConfigError(issues)

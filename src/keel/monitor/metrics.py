@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -14,6 +15,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._hooks: list[Callable[[], None]] = []
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         labels = ("endpoint", "route", "deployment", "status")
         self.requests = Counter("keel_requests", "Requests served, by outcome", labels, registry=self.registry)
         self.overhead = Histogram(
@@ -80,6 +82,14 @@ class Metrics:
         self.log_pending.set_function(pending)
         self.log_spooled.set_function(spooled)
         self.log_written.set_function(written)
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: the request path records several metrics per request."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def on_scrape(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` before each scrape: for gauges read from live state rather than pushed."""

@@ -27,7 +27,7 @@ CANCELLED = "Cancelled"
 
 
 def effective_timeouts(dep: Deployment, route: Route) -> Timeouts:
-    overrides = route.config.timeouts.model_dump(exclude_none=True)
+    overrides = route.timeout_overrides
     return dep.config.timeouts.model_copy(update=overrides) if overrides else dep.config.timeouts
 
 

@@ -43,10 +43,13 @@ def make_plan(
         return why is None
 
     pool = [n for n in config.deployments if usable(n)]
-    cands = [
-        Candidate(n, deployments[n].config.weight, health.in_flight.get(n, 0), health.latency.ewma(n)) for n in pool
-    ]
-    ordered = order(config.strategy, cands, [rng.random() for _ in cands], sticky_key) if cands else []
+    if (config.strategy == "priority" and sticky_key is None) or len(pool) < 2:
+        ordered = pool  # nothing to weigh: skip building candidates on the hot path
+    else:
+        cands = [
+            Candidate(n, deployments[n].config.weight, health.in_flight.get(n, 0), health.latency.ewma(n)) for n in pool
+        ]
+        ordered = order(config.strategy, cands, [rng.random() for _ in cands], sticky_key)
     first_kind = "primary"
     if any(health.provisioned(n) for n in ordered):
         tokens = estimate_total_tokens(body)

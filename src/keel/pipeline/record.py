@@ -68,20 +68,20 @@ class RecordRequest:
         deployment = ctx.deployment.name if ctx.deployment else ""
         usage = ctx.usage or {}
         m = self._metrics
-        m.requests.labels(ctx.endpoint, route, deployment, str(ctx.status)).inc()
-        m.overhead.labels(ctx.endpoint, route).observe(overhead)
-        m.duration.labels(ctx.endpoint, route).observe(elapsed)
+        m.child(m.requests, ctx.endpoint, route, deployment, str(ctx.status)).inc()
+        m.child(m.overhead, ctx.endpoint, route).observe(overhead)
+        m.child(m.duration, ctx.endpoint, route).observe(elapsed)
         if ctx.ttft_s is not None:
-            m.ttft.labels(route, deployment).observe(ctx.ttft_s)
+            m.child(m.ttft, route, deployment).observe(ctx.ttft_s)
         for attempt in ctx.attempts:
-            m.attempts.labels(route, attempt.deployment, attempt.kind, attempt.error_class or "ok").inc()
+            m.child(m.attempts, route, attempt.deployment, attempt.kind, attempt.error_class or "ok").inc()
         if ctx.safe_mode is not None:
-            m.safe_mode.labels(route).inc()
+            m.child(m.safe_mode, route).inc()
         prompt, completion, total = (_count(usage.get(k)) for k in _USAGE_KEYS)
         if prompt is not None:
-            m.tokens.labels(route, deployment, "prompt").inc(prompt)
+            m.child(m.tokens, route, deployment, "prompt").inc(prompt)
         if completion is not None:
-            m.tokens.labels(route, deployment, "completion").inc(completion)
+            m.child(m.tokens, route, deployment, "completion").inc(completion)
         identity = ctx.identity
         log_bodies = ctx.route is not None and ctx.route.log_bodies
         self._submit(

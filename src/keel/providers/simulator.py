@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import NoReturn
 
 from keel.core.clock import Clock, SystemClock
 from keel.core.errors import (
@@ -23,7 +24,7 @@ from keel.core.errors import (
 )
 from keel.providers.base import Json
 from keel.simulator.behaviour import Fault
-from keel.simulator.engine import HANG_LIMIT_S, SimulatorEngine
+from keel.simulator.engine import HANG_LIMIT_S, MID_STREAM_FAULTS, SimulatorEngine
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -59,11 +60,11 @@ class SimulatorProvider:
     async def chat_stream(self, body: Json) -> AsyncIterator[list[Json]]:
         plan = self._engine.plan_chat(body, model=self._model, now=self._clock.now())
         fault = plan.fault
-        cut: int | None = None
+        stop: int | None = None  # where a stream_cut or a stall hits
         malformed = False
         if fault is not None:
-            if fault.kind == "stream_cut":
-                cut = fault.after_chunks
+            if fault.kind in MID_STREAM_FAULTS:
+                stop = fault.after_chunks
             elif fault.kind == "malformed_json":
                 malformed = True  # the server sends the bad frame right after the role chunk
             else:
@@ -73,10 +74,13 @@ class SimulatorProvider:
         start = self._clock.monotonic()
         batch: list[Json] = []
         for index, (at, chunk) in enumerate(self._engine.chunks(plan)):
-            if index == cut or (malformed and index == 1):
+            if index == stop or (malformed and index == 1):
                 if batch:
                     yield batch
-                raise _cut() if index == cut else _malformed()
+                if index == stop:
+                    assert fault is not None
+                    await self._unfinished(fault)
+                raise _malformed()
             delay = start + at - self._clock.monotonic()
             if delay > 0:
                 if batch:  # what was due goes out together, as the server's single write would
@@ -86,8 +90,9 @@ class SimulatorProvider:
             batch.append(chunk)
         if batch:
             yield batch
-        if cut is not None:  # every chunk went out, but the stream never properly ended
-            raise _cut()
+        if stop is not None:  # every chunk went out, but the stream never properly ended
+            assert fault is not None
+            await self._unfinished(fault)
 
     async def embeddings(self, body: Json) -> Json:
         plan = self._engine.plan_embeddings(body, model=self._model)
@@ -103,12 +108,20 @@ class SimulatorProvider:
         return None
 
     async def _fail(self, fault: Fault) -> None:
-        """Raise what a fault looks like to Keel; ``hang`` first waits as long as the caller lets it."""
+        """Raise what a fault looks like to Keel; ``hang`` first waits as long as the caller lets it
+        (and so does ``stall``: a request that is not a stream has no chunks to stall after)."""
         kind = fault.kind
-        if kind == "hang":
+        if kind in ("hang", "stall"):
             await self._sleep(HANG_LIMIT_S)
             raise UpstreamTimeout("The simulated upstream did not answer.")
         raise _ERRORS[kind](fault)
+
+    async def _unfinished(self, fault: Fault) -> NoReturn:
+        """End a stream the way its mid-stream fault does: cut at once, or silent until given up on."""
+        if fault.kind == "stall":
+            await self._sleep(HANG_LIMIT_S)
+            raise UpstreamTimeout("The simulated upstream stopped sending in the middle of the stream.")
+        raise _cut()
 
 
 def _cut() -> KeelError:

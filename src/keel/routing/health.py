@@ -44,7 +44,7 @@ class Health:
         """The route's retry budget; a changed retry config starts a fresh one."""
         config = route.config.retries
         entry = self._budgets.get(route.name)
-        if entry is None or entry[0] != config:
+        if entry is None or (entry[0] is not config and entry[0] != config):
             entry = (config, RetryBudget(config.budget_ratio, config.budget_min_per_s, self._clock))
             self._budgets[route.name] = entry
         return entry[1]

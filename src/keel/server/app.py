@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 
 from aiohttp import web
@@ -60,7 +59,7 @@ async def _serve(request: web.Request, endpoint: str) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     snapshot = runtime.snapshot
     ctx = RequestContext(
-        request_id=new_request_id(),
+        request_id=runtime.request_ids.new(),
         endpoint=endpoint,
         config=snapshot.config,
         ts=time.time(),
@@ -156,9 +155,5 @@ async def _openai_errors(request: web.Request, handler: Handler) -> web.StreamRe
         log.exception("unhandled error on %s %s", request.method, request.path)
         response = error_response(InternalError("internal error"))
     if not response.prepared and "x-request-id" not in response.headers:
-        response.headers["x-request-id"] = new_request_id()
+        response.headers["x-request-id"] = request.app[RUNTIME].request_ids.new()
     return response
-
-
-def new_request_id() -> str:
-    return f"req_{secrets.token_hex(12)}"

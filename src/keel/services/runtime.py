@@ -27,6 +27,7 @@ from keel.config.runtime import RuntimeConfig
 from keel.control.admission import Admission
 from keel.control.kill_switches import KillBoard
 from keel.core.clock import SystemClock
+from keel.core.ids import RequestIds
 from keel.monitor.metrics import Metrics
 from keel.pipeline.chain import Handler
 from keel.pipeline.order import build_pipeline
@@ -72,6 +73,7 @@ class Runtime:
         self._watch_task: asyncio.Task[None] | None = None
         self.ready = False
         self.rng = random.Random()
+        self.request_ids = RequestIds()
         # Set in start():
         self.db: Database
         self.session: aiohttp.ClientSession

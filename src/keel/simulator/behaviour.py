@@ -16,6 +16,7 @@ FaultKind = Literal[
     "stream_cut",  # a stream stops after `after_chunks` chunks without [DONE]
     "malformed_json",  # a 200 whose body is not JSON
     "hang",  # no response at all until the client gives up
+    "stall",  # a stream goes silent after `after_chunks` chunks, connection open; other requests hang
     "content_filter",  # HTTP 400 content_policy_violation
     "context_length",  # HTTP 400 context_length_exceeded
 ]
@@ -39,6 +40,7 @@ class Fault(StrictModel):
     rate: float = Field(ge=0, le=1)
     retry_after_s: float = Field(default=1.0, ge=0)
     after_chunks: int = Field(default=2, ge=0)
+    """Chunks a ``stream_cut`` or ``stall`` lets through before it hits."""
 
 
 class SimulatedModel(StrictModel):

@@ -18,7 +18,7 @@ A scriptable model name describes a behaviour inline, so a test or a benchmark n
 ``reply=TEXT``                       fixed reply, percent-encoded (``%2C`` for a comma)
 ``dim=N``                            embedding dimension
 ``ctx=N``                            context window in words
-``fault=KIND:RATE[:PARAM]``          PARAM: ``retry_after_s`` (rate_limit), ``after_chunks`` (stream_cut)
+``fault=KIND:RATE[:PARAM]``          PARAM: ``retry_after_s`` (rate_limit), ``after_chunks`` (stream_cut, stall)
 
 Fields a name leaves out take ``SimulatedModel``'s defaults, not the file's ``default``: a name means the
 same thing against every simulator.
@@ -44,6 +44,7 @@ SCRIPT_PREFIX = "sim:"
 _DISTRIBUTIONS = ("fixed", "uniform", "normal", "lognormal")
 _FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _FAULT_DEFAULTS = Fault(kind="server_error", rate=0.0)
+_CHUNK_FAULTS = ("stream_cut", "stall")
 _SYNTAX = (
     "directives are ttft=MS[:DISTRIBUTION[:SPREAD]], tps=N, tokens=N, reply=TEXT, dim=N, ctx=N, fault=KIND:RATE[:PARAM]"
 )
@@ -140,7 +141,7 @@ def format_model_name(model: SimulatedModel) -> str:
         text = f"fault={fault.kind}:{fault.rate!r}"
         if fault.kind == "rate_limit" and fault.retry_after_s != _FAULT_DEFAULTS.retry_after_s:
             text += f":{fault.retry_after_s!r}"
-        elif fault.kind == "stream_cut" and fault.after_chunks != _FAULT_DEFAULTS.after_chunks:
+        elif fault.kind in _CHUNK_FAULTS and fault.after_chunks != _FAULT_DEFAULTS.after_chunks:
             text += f":{fault.after_chunks}"
         parts.append(text)
     return SCRIPT_PREFIX + ",".join(parts)
@@ -198,7 +199,7 @@ def _fault(name: str, value: str) -> Fault:
     if len(parts) == 3:
         if kind == "rate_limit":
             extra["retry_after_s"] = _number(name, parts[2])
-        elif kind == "stream_cut":
+        elif kind in _CHUNK_FAULTS:
             extra["after_chunks"] = _integer(name, parts[2])
         else:
             raise _bad(name, f"fault {kind!r} takes no parameter")

@@ -35,7 +35,9 @@ from keel.simulator.content import (
 MAX_LATENCY_MS = 3_600_000.0
 """Latency draws are clipped to [0, one hour] so a wide distribution can never stall a run forever."""
 HANG_LIMIT_S = 3600.0
-"""A ``hang`` fault waits for the client to give up, but never longer than this."""
+"""A ``hang`` or ``stall`` fault waits for the client to give up, but never longer than this."""
+MID_STREAM_FAULTS = frozenset({"stream_cut", "stall"})
+"""Faults that a stream plays after some of its chunks; any other request meets them before its answer."""
 MAX_N = 128
 _SCRIPT_CACHE_SIZE = 1024
 _CONTEXT_FAULT = Fault(kind="context_length", rate=1.0)

@@ -3,7 +3,8 @@
 It is the upstream for gateway benchmarks, so the request path stays lean: one JSON parse, one plan,
 sleeps only when the behaviour asks for time, error bodies built once, stream frames written in as
 few writes as the timing allows. Faults are played the way a real upstream fails: HTTP errors with
-OpenAI-shaped bodies, reset connections, streams cut short, bodies that are not JSON, and silence.
+OpenAI-shaped bodies, reset connections, streams cut short, bodies that are not JSON, and silence
+(before the answer, or in the middle of a stream).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from keel.core.errors import InvalidRequest, KeelError
 from keel.simulator.behaviour import Fault
-from keel.simulator.engine import HANG_LIMIT_S, ChatPlan, SimulatorEngine
+from keel.simulator.engine import HANG_LIMIT_S, MID_STREAM_FAULTS, ChatPlan, SimulatorEngine
 
 Json = dict[str, Any]
 
@@ -91,7 +92,7 @@ class _Handlers:
             return _keel_error(exc)
         stream = body.get("stream") is True
         fault = plan.fault
-        if fault is not None and not (stream and fault.kind == "stream_cut"):
+        if fault is not None and not (stream and fault.kind in MID_STREAM_FAULTS):
             failed = await _play_fault(request, fault)
             if failed is not None:
                 return failed
@@ -108,14 +109,14 @@ class _Handlers:
     async def _stream(self, request: web.Request, plan: ChatPlan) -> web.StreamResponse:
         offsets, frames = self._engine.frames(plan)
         fault = plan.fault
-        cut = fault is not None and fault.kind == "stream_cut"
-        if cut:
+        unfinished = fault is not None and fault.kind in MID_STREAM_FAULTS
+        if unfinished:
             assert fault is not None
             del offsets[fault.after_chunks :], frames[fault.after_chunks :]
         elif fault is not None:  # malformed_json: one frame that no JSON parser accepts
             offsets.insert(1, offsets[0])
             frames.insert(1, _MALFORMED_FRAME)
-        if not cut:
+        if not unfinished:
             offsets.append(offsets[-1])
             frames.append(_DONE)
         response = web.StreamResponse(headers=_SSE)
@@ -124,8 +125,12 @@ class _Handlers:
             await _write_timed(response, offsets, frames)
         except ConnectionError:
             return response  # the client left; nothing more to say
-        if cut and request.transport is not None:
-            request.transport.close()  # after the data is flushed, without the chunked terminator
+        if unfinished:
+            assert fault is not None
+            if fault.kind == "stall":
+                await _until_client_leaves(request)
+            if request.transport is not None:
+                request.transport.close()  # after the data is flushed, without the chunked terminator
         return response
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
@@ -174,7 +179,7 @@ async def _play_fault(request: web.Request, fault: Fault) -> web.StreamResponse 
         return web.Response(status=fixed[0], body=fixed[1], headers=_JSON)
     if kind == "rate_limit":
         return _rate_limited(fault.retry_after_s)
-    if kind == "hang":
+    if kind in ("hang", "stall"):  # a request that is not a stream has no chunks to stall after
         return await _hang(request)
     if kind == "malformed_json":
         return None
@@ -206,15 +211,20 @@ def _reset(request: web.Request) -> web.Response:
 
 
 async def _hang(request: web.Request) -> web.Response:
+    await _until_client_leaves(request)
+    return _error(504, "The simulated upstream hung.", "server_error", "timeout")
+
+
+async def _until_client_leaves(request: web.Request) -> None:
+    """Say nothing until the client gives up, or for ``HANG_LIMIT_S`` at most."""
     # aiohttp does not cancel handlers when a client disconnects, so watch the connection instead.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + HANG_LIMIT_S
     while loop.time() < deadline:
         transport = request.transport
         if transport is None or transport.is_closing():
-            break
+            return
         await asyncio.sleep(_HANG_POLL_S)
-    return _error(504, "The simulated upstream hung.", "server_error", "timeout")
 
 
 async def _write_timed(response: web.StreamResponse, offsets: list[float], frames: list[bytes]) -> None:
