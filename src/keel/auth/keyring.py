@@ -8,13 +8,13 @@ once; changes made by other processes within ``refresh_s``.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import time
 
 from keel.auth.secrets import KEY_PREFIX, hash_key, hint, mint_key
 from keel.core.identity import ADMIN, Identity
+from keel.core.refresher import Refresher
 from keel.store.protocols import KeyRecord, KeyStore
 
 log = logging.getLogger("keel.auth")
@@ -25,18 +25,14 @@ class KeyRing:
         self._store = store
         self._secret = secret
         self._admin_key = admin_key.encode("utf-8") if admin_key else None
-        self._refresh_s = refresh_s
         self._by_hash: dict[str, Identity] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._refresher = Refresher(self.refresh, refresh_s, "keys", log)
 
     async def start(self) -> None:
-        await self.refresh()
-        self._task = asyncio.create_task(self._refresh_loop(), name="keel-keyring-refresh")
+        await self._refresher.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._refresher.aclose()
 
     async def refresh(self) -> None:
         records = await self._store.list(include_revoked=False)
@@ -84,20 +80,6 @@ class KeyRing:
 
     async def list(self, include_revoked: bool = False) -> list[KeyRecord]:
         return await self._store.list(include_revoked=include_revoked)
-
-    async def _refresh_loop(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            try:
-                await self.refresh()
-                if failing:
-                    log.warning("key store reachable again; key ring refreshed")
-                failing = False
-            except Exception as exc:  # keep serving with the keys already known
-                if not failing:
-                    log.warning("cannot refresh keys from the store (%s); serving with the known keys", exc)
-                failing = True
 
 
 def _identity(record: KeyRecord) -> Identity:

@@ -8,12 +8,13 @@ through a process's own admin API applies there at once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from keel.core.refresher import Refresher
 
 log = logging.getLogger("keel.control")
 
@@ -74,18 +75,14 @@ class KillBoard:
 
     def __init__(self, store: KillSwitchStore, refresh_s: float = 1.0) -> None:
         self._store = store
-        self._refresh_s = refresh_s
         self._active: dict[tuple[str, str], KillSwitch] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._refresher = Refresher(self.refresh, refresh_s, "kill switches", log)
 
     async def start(self) -> None:
-        await self.refresh()
-        self._task = asyncio.create_task(self._refresh_loop(), name="keel-kill-switch-refresh")
+        await self._refresher.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._refresher.aclose()
 
     async def refresh(self) -> None:
         self._active = {(s.scope, s.target): s for s in await self._store.active()}
@@ -118,15 +115,3 @@ class KillBoard:
         if self._active.pop((scope, target), None) is not None or cleared:
             log.warning("kill switch cleared: %s %r by %s: %s", scope, target, actor, reason)
         return cleared
-
-    async def _refresh_loop(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            try:
-                await self.refresh()
-                failing = False
-            except Exception as exc:  # keep enforcing the switches already known
-                if not failing:
-                    log.warning("cannot refresh kill switches (%s); enforcing the known ones", exc)
-                failing = True
