@@ -15,6 +15,7 @@ import pytest
 from anthropic.types import TextBlock
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from keel.config.resilience import Timeouts
 from keel.core.errors import (
     KeelError,
     RateLimited,
@@ -73,7 +74,7 @@ def anthropic() -> Iterator[tuple[AnthropicUpstream, str]]:
 def kinds(sim_url: str, fake: AnthropicUpstream, fake_url: str) -> dict[str, Kind]:
     def openai_http(scenario: str, session: aiohttp.ClientSession) -> Provider:
         target = Target(api_base=f"{sim_url}/v1", model=SCRIPTED[scenario], api_key="x")
-        return HttpProvider(OpenAICodec(), target, session, timeout_s=10, connect_timeout_s=2)
+        return HttpProvider(OpenAICodec(), target, session, timeouts=Timeouts(connect_s=2, total_s=10))
 
     def simulator(scenario: str, session: aiohttp.ClientSession) -> Provider:
         return SimulatorProvider(SimulatorEngine({}, SimulatedModel()), SCRIPTED[scenario])
@@ -96,7 +97,7 @@ def kinds(sim_url: str, fake: AnthropicUpstream, fake_url: str) -> dict[str, Kin
             auth_header="x-api-key",
             headers={"anthropic-version": "2023-06-01"},
         )
-        return HttpProvider(AnthropicCodec(), target, session, timeout_s=10, connect_timeout_s=2)
+        return HttpProvider(AnthropicCodec(), target, session, timeouts=Timeouts(connect_s=2, total_s=10))
 
     def faq(scenario: str, session: aiohttp.ClientSession) -> Provider:
         return FaqProvider(load_faq(ROOT / "src/keel/defaults/faq.yaml"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import openai
+import pytest
 
 from tests.conftest import ADMIN_KEY
 from tests.server.conftest import Gateway
@@ -66,3 +67,32 @@ def test_failures_are_recorded_with_their_error_class(gateway: Gateway) -> None:
     assert record["status"] == 502 and record["error_class"] == "UpstreamBadResponse"
     attempts = record["attempts"]
     assert isinstance(attempts, list) and attempts[0]["error_class"] == "UpstreamBadResponse"
+
+
+def test_cost_is_priced_recorded_and_reported(gateway: Gateway) -> None:
+    key = gateway.create_key(["chat"], team="pricing-team")
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=key)
+    raw = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    usage = raw.parse().usage
+    assert usage is not None
+    expected = (usage.prompt_tokens * 1.5 + usage.completion_tokens * 6.0) / 1_000_000
+    assert float(raw.headers["x-keel-cost-usd"]) == pytest.approx(expected, abs=1e-9)
+    record = recent(gateway, raw.headers["x-request-id"])
+    assert record["cost_usd"] == pytest.approx(expected, abs=1e-9) and record["cost_estimated"] is False
+    with gateway.admin() as admin:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            rows = admin.get("/admin/spend", params={"by": "team", "since": "1h", "team": "pricing-team"}).json()
+            if rows["data"] and rows["data"][0]["requests"] == 1:
+                break
+            time.sleep(0.05)
+        assert rows["data"] == [
+            {
+                "group": "pricing-team",
+                "requests": 1,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cost_usd": f"{expected:.9f}",
+            }
+        ]
+        assert admin.get("/admin/spend", params={"by": "colour"}).status_code == 400

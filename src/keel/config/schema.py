@@ -25,6 +25,7 @@ from keel.config.resilience import (
     TimeoutOverrides,
     Timeouts,
 )
+from keel.cost.prices import Price
 from keel.simulator.behaviour import SimulatedModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -96,6 +97,8 @@ class DeploymentConfig(StrictModel):
     capacity: Capacity | None = None
     """Provisioned capacity; deployments with it are preferred until it is used up (spillover)."""
     circuit: CircuitConfig = CircuitConfig()
+    price: Price | None = None
+    """Overrides the price catalogue (USD per million input, output and cached-input tokens)."""
     context_window: int | None = Field(default=None, ge=1)
     """Prompt tokens the model takes; a longer prompt goes to the route's context_window_fallback."""
     simulator: SimulatedModel | None = None

@@ -49,6 +49,9 @@ class RequestContext:
     upstream_s: float = 0.0  # time spent waiting on upstreams; excluded from Keel's overhead
     ttft_s: float | None = None
     usage: Json | None = None
+    completion_chars: int = 0  # streamed answer text, for a cost estimate when no usage arrives
+    cost_usd: float | None = None
+    cost_estimated: bool = False
     model: str | None = None  # the model that answered, as the upstream named it
     plan: list[PlanStep] = field(default_factory=list)
     """The deployments to try, in order, with why each is there; made by the route choice."""

@@ -47,6 +47,12 @@ class Metrics:
             ("route", "deployment", "kind", "outcome"),
             registry=self.registry,
         )
+        self.cost = Counter(
+            "keel_cost_usd",
+            "Spend in USD, from upstream usage and prices",
+            ("route", "deployment"),
+            registry=self.registry,
+        )
         self.safe_mode = Counter(
             "keel_safe_mode_answers", "Answers served by a route's safe-mode path", ("route",), registry=self.registry
         )

@@ -18,7 +18,7 @@ from keel.config.resilience import Timeouts
 from keel.config.runtime import Deployment, Route
 from keel.core.context import Json, RequestContext
 from keel.core.errors import KeelError, UpstreamBadResponse, UpstreamTimeout
-from keel.core.tokens import estimate_total_tokens
+from keel.cost.estimate import estimate_total_tokens
 from keel.providers.base import Provider
 from keel.routing.health import Health
 from keel.store.records import AttemptRecord

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from keel.config.runtime import Deployment, Route
 from keel.core.context import Json, PlanStep
-from keel.core.tokens import estimate_prompt_tokens, estimate_total_tokens
+from keel.cost.estimate import estimate_request_tokens, estimate_total_tokens
 from keel.routing.balance import Candidate, order
 from keel.routing.capacity import spillover_order
 from keel.routing.health import Health
@@ -76,7 +76,7 @@ def _fit_context(
     windows = [deployments[s.deployment].config.context_window for s in steps]
     if all(w is None for w in windows) and route.config.context_window_fallback is None:
         return steps
-    tokens = estimate_prompt_tokens(body)
+    tokens = estimate_request_tokens(body)
     fits = [s for s, w in zip(steps, windows, strict=True) if w is None or tokens <= w]
     fallback = route.config.context_window_fallback
     if fallback and (not fits or fits[0] != steps[0]) and usable(fallback):

@@ -14,6 +14,7 @@ from keel.core.context import Reply, RequestContext
 from keel.core.errors import InternalError, KeelError
 from keel.monitor.metrics import Metrics
 from keel.pipeline.chain import Handler
+from keel.pipeline.cost import request_cost
 from keel.store.records import RequestRecord
 
 log = logging.getLogger("keel.pipeline")
@@ -42,6 +43,8 @@ class RecordRequest:
             if ctx.route is not None and ctx.route.log_bodies:
                 ctx.response_body = reply.body
             self.finish(ctx)
+            if ctx.cost_usd is not None:
+                reply.headers["x-keel-cost-usd"] = f"{ctx.cost_usd:.9f}"
             return reply
         reply.stream = self._finish_after(ctx, reply.stream)
         return reply
@@ -62,6 +65,9 @@ class RecordRequest:
             self.finish(ctx)
 
     def finish(self, ctx: RequestContext) -> None:
+        cost = request_cost(ctx)
+        if cost is not None:
+            ctx.cost_usd, ctx.cost_estimated = cost.usd, cost.estimated
         elapsed = time.perf_counter() - ctx.started
         overhead = max(0.0, elapsed - ctx.upstream_s)
         route = ctx.route.name if ctx.route else ""
@@ -77,6 +83,8 @@ class RecordRequest:
             m.child(m.attempts, route, attempt.deployment, attempt.kind, attempt.error_class or "ok").inc()
         if ctx.safe_mode is not None:
             m.child(m.safe_mode, route).inc()
+        if ctx.cost_usd is not None:
+            m.child(m.cost, route, deployment).inc(ctx.cost_usd)
         prompt, completion, total = (_count(usage.get(k)) for k in _USAGE_KEYS)
         if prompt is not None:
             m.child(m.tokens, route, deployment, "prompt").inc(prompt)
@@ -111,6 +119,8 @@ class RecordRequest:
                 request_body=ctx.body if log_bodies else None,
                 response_body=ctx.response_body if log_bodies else None,
                 safe_mode=ctx.safe_mode,
+                cost_usd=ctx.cost_usd,
+                cost_estimated=ctx.cost_estimated,
             )
         )
 

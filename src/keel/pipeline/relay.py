@@ -68,6 +68,10 @@ async def relay(ctx: RequestContext, answer: Answer, deadline: float) -> AsyncIt
 def _frames(ctx: RequestContext, batch: list[Json]) -> list[bytes]:
     frames = []
     for chunk in batch:
+        for choice in chunk.get("choices") or ():
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                ctx.completion_chars += len(content)
         usage = chunk.get("usage")
         if usage:
             ctx.usage = usage

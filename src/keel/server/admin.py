@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -12,9 +13,11 @@ from keel.core.errors import InvalidRequest, NotFound, PermissionDenied
 from keel.server.caller import caller
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
+from keel.services.spend import parse_when
 from keel.store.protocols import KeyRecord
 from keel.store.records import record_to_dict
 from keel.store.sql_kill_switches import SqlKillSwitchStore
+from keel.store.sql_spend import SPEND_BY, SqlSpendStore
 
 
 def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
@@ -77,6 +80,39 @@ def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
         records = await runtime.request_log.recent(limit)
         return json_response({"object": "list", "data": [record_to_dict(r) for r in records]})
 
+    async def spend(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        query = request.query
+        by = query.get("by", "route")
+        if by not in SPEND_BY:
+            raise InvalidRequest(f"'by' must be one of {', '.join(SPEND_BY)}", param="by")
+        now = time.time()
+        try:
+            since = parse_when(query.get("since", "30d"), now)
+            until = parse_when(query["until"], now) if "until" in query else None
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="since") from None
+        filters = {k: v for k, v in query.items() if k in ("key", "team", "route", "feature", "model", "deployment")}
+        rows = await SqlSpendStore(runtime.db).spend(by, since, until, filters)  # type: ignore[arg-type]
+        return json_response(
+            {
+                "by": by,
+                "since": since,
+                "until": until,
+                "data": [
+                    {
+                        "group": r.group,
+                        "requests": r.requests,
+                        "prompt_tokens": r.prompt_tokens,
+                        "completion_tokens": r.completion_tokens,
+                        "cost_usd": str(r.cost_usd),
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
+    app.router.add_get("/admin/spend", spend)
     app.router.add_get("/admin/keys", list_keys)
     app.router.add_post("/admin/keys", create_key)
     app.router.add_delete("/admin/keys/{key_id}", revoke_key)

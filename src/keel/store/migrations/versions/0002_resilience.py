@@ -1,4 +1,4 @@
-"""Kill switches, and the safe-mode mark on requests.
+"""Kill switches, the safe-mode mark on requests, and whether a request's cost was estimated.
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +18,7 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     op.add_column("request_log", sa.Column("safe_mode", sa.Text))
+    op.add_column("request_log", sa.Column("cost_estimated", sa.Boolean, nullable=False, server_default=sa.false()))
     op.create_table(
         "kill_switches",
         sa.Column("switch_id", sa.Text, nullable=False),
@@ -39,4 +40,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_kill_switches_scope_target", table_name="kill_switches")
     op.drop_table("kill_switches")
+    op.drop_column("request_log", "cost_estimated")
     op.drop_column("request_log", "safe_mode")

@@ -1,0 +1,1 @@
+"""What requests cost: list prices, exact per-request cost, and token estimates when usage is missing."""

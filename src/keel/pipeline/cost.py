@@ -1,0 +1,27 @@
+"""What a request cost: the deployment's price (its override, else the catalogue) times its usage.
+
+Without usage from the upstream the counts are estimated offline and the cost is marked estimated.
+"""
+
+from __future__ import annotations
+
+from keel.core.context import RequestContext
+from keel.cost.compute import Cost, cost_of
+from keel.cost.estimate import estimate_request_tokens
+from keel.cost.prices import price_for
+
+CHARS_PER_TOKEN = 4  # for a streamed answer without usage, estimated from its length
+
+
+def request_cost(ctx: RequestContext) -> Cost | None:
+    """The cost of what the answering deployment did, or None when nothing was called or priced."""
+    dep = ctx.deployment
+    if dep is None or ctx.body is None or not any(a.status == 200 for a in ctx.attempts):
+        return None
+    price = price_for(dep.provider, ctx.model or dep.model, dep.config.price)
+    if price is None:
+        return None
+    usage = ctx.usage
+    if usage is None:
+        return cost_of(price, None, estimate_request_tokens(ctx.body), ctx.completion_chars // CHARS_PER_TOKEN)
+    return cost_of(price, usage, 0, 0)
