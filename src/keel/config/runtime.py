@@ -100,6 +100,13 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
             issue(f"routes.{name}", f"route name clashes with public deployment {name!r}")
         routes[name] = Route(name, route, timeout_overrides=route.timeouts.model_dump(exclude_none=True))
 
+    seen: set[str] = set()
+    for i, budget in enumerate(raw.budgets):
+        if budget.name in seen:
+            issue(f"budgets[{i}].name", f"another budget is already named {budget.name!r}")
+        seen.add(budget.name)
+        if budget.scope == "route" and budget.target not in raw.routes:
+            issue(f"budgets[{i}].target", f"no route named {budget.target!r}")
     if issues:
         raise ConfigError(issues)
     canonical = orjson.dumps(raw.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)

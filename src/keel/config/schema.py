@@ -26,6 +26,7 @@ from keel.config.resilience import (
     Timeouts,
 )
 from keel.cost.prices import Price
+from keel.hot.config import Budget, HotStoreConfig, RateLimit
 from keel.simulator.behaviour import SimulatedModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -120,9 +121,24 @@ class RouteConfig(StrictModel):
     timeouts: TimeoutOverrides = TimeoutOverrides()
     hedge: HedgeConfig | None = None
     safe_mode: SafeModeConfig | None = None
+    rate_limit: RateLimit | None = None
     description: str = ""
     log_bodies: bool = False
     """Store request and response bodies in the request log (off by default)."""
+
+
+class RateLimits(StrictModel):
+    """Requests and tokens per minute, per virtual key (by key id) and per team."""
+
+    default_key: RateLimit | None = None
+    """For every key without its own entry."""
+    keys: dict[str, RateLimit] = Field(default_factory=dict)
+    teams: dict[str, RateLimit] = Field(default_factory=dict)
+
+
+class AlertsConfig(StrictModel):
+    webhooks: tuple[str, ...] = ()
+    """URLs that get a JSON POST for every alert (budget thresholds crossed, …)."""
 
 
 class KeelConfig(StrictModel):
@@ -130,6 +146,10 @@ class KeelConfig(StrictModel):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
     storage: StorageConfig = StorageConfig()
+    hot_store: HotStoreConfig = HotStoreConfig()
+    rate_limits: RateLimits = RateLimits()
+    budgets: tuple[Budget, ...] = ()
+    alerts: AlertsConfig = AlertsConfig()
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     deployments: dict[str, DeploymentConfig] = Field(default_factory=dict)
 

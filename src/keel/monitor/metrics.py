@@ -56,6 +56,12 @@ class Metrics:
         self.safe_mode = Counter(
             "keel_safe_mode_answers", "Answers served by a route's safe-mode path", ("route",), registry=self.registry
         )
+        self.hot_store_up = Gauge(
+            "keel_hot_store_up",
+            "1 while the hot-counter store (Redis) answers; 0 while Keel runs on its failure policy",
+            registry=self.registry,
+        )
+        self.hot_store_up.set(1)
         self.shed = Counter(
             "keel_shed_requests", "Requests refused by load shedding", ("reason",), registry=self.registry
         )

@@ -25,3 +25,11 @@ def request_cost(ctx: RequestContext) -> Cost | None:
     if usage is None:
         return cost_of(price, None, estimate_request_tokens(ctx.body), ctx.completion_chars // CHARS_PER_TOKEN)
     return cost_of(price, usage, 0, 0)
+
+
+def ensure_cost(ctx: RequestContext) -> None:
+    """Price the request once, whichever stage needs the figure first."""
+    if ctx.cost_usd is None:
+        cost = request_cost(ctx)
+        if cost is not None:
+            ctx.cost_usd, ctx.cost_estimated = cost.usd, cost.estimated

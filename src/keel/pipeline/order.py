@@ -1,11 +1,11 @@
 """The pipeline order, declared once.
 
-    record → authenticate → kill switch → validate → choose route (plan) → call upstream
-    (retries, failover, fallbacks, hedging, safe mode)
+    record → authenticate → kill switch → validate → rate limits and budget reserve (settled and
+    committed after the call) → choose route (plan) → call upstream (retries, failover, fallbacks,
+    hedging, safe mode)
 
-Later capabilities slot in here, in this order: rate limit and budget reserve after validate; input
-guards and cache lookup before the route choice; output guards, confidence fallback, cache store and
-budget commit around the upstream call.
+Later capabilities slot in here, in this order: input guards and cache lookup before the route
+choice; output guards, confidence fallback and cache store around the upstream call.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from collections.abc import Callable, Mapping
 
 from keel.auth.keyring import KeyRing
 from keel.control.kill_switches import KillBoard
+from keel.hot.budgets import BudgetLedger
+from keel.hot.limits import RateLimiter
+from keel.monitor.alerts import WebhookNotifier
 from keel.monitor.metrics import Metrics
+from keel.pipeline.admit import AdmitWithinLimits
 from keel.pipeline.attempt import CallUpstream
 from keel.pipeline.auth import Authenticate
 from keel.pipeline.chain import Handler, Stage, build_chain
@@ -37,12 +41,16 @@ def build_pipeline(
     submit: Callable[[RequestRecord], None],
     metrics: Metrics,
     rng: random.Random,
+    limiter: RateLimiter,
+    ledger: BudgetLedger,
+    alerts: WebhookNotifier,
 ) -> Handler:
     stages: list[Stage] = [
         RecordRequest(submit, metrics),
         Authenticate(keyring),
         CheckKillSwitches(kill_board),
         ValidateRequest(),
+        AdmitWithinLimits(limiter, ledger, alerts),
         ChooseRoute(health, kill_board, rng),
     ]
     return build_chain(stages, CallUpstream(providers, health, rng))

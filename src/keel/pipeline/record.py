@@ -14,7 +14,7 @@ from keel.core.context import Reply, RequestContext
 from keel.core.errors import InternalError, KeelError
 from keel.monitor.metrics import Metrics
 from keel.pipeline.chain import Handler
-from keel.pipeline.cost import request_cost
+from keel.pipeline.cost import ensure_cost
 from keel.store.records import RequestRecord
 
 log = logging.getLogger("keel.pipeline")
@@ -65,9 +65,7 @@ class RecordRequest:
             self.finish(ctx)
 
     def finish(self, ctx: RequestContext) -> None:
-        cost = request_cost(ctx)
-        if cost is not None:
-            ctx.cost_usd, ctx.cost_estimated = cost.usd, cost.estimated
+        ensure_cost(ctx)
         elapsed = time.perf_counter() - ctx.started
         overhead = max(0.0, elapsed - ctx.upstream_s)
         route = ctx.route.name if ctx.route else ""

@@ -28,6 +28,11 @@ from keel.control.admission import Admission
 from keel.control.kill_switches import KillBoard
 from keel.core.clock import SystemClock
 from keel.core.ids import RequestIds
+from keel.hot.budgets import BudgetLedger
+from keel.hot.config import build_hot_store
+from keel.hot.limits import RateLimiter
+from keel.hot.store import HotStore
+from keel.monitor.alerts import WebhookNotifier
 from keel.monitor.metrics import Metrics
 from keel.pipeline.chain import Handler
 from keel.pipeline.order import build_pipeline
@@ -44,7 +49,7 @@ from keel.store.sql_request_log import SqlRequestLogStore
 
 log = logging.getLogger("keel")
 
-RESTART_ONLY = ("server", "storage")
+RESTART_ONLY = ("server", "storage", "hot_store")
 
 
 def default_config_path() -> Path:
@@ -81,6 +86,10 @@ class Runtime:
         self.kill_board: KillBoard
         self.health: Health
         self.admission: Admission
+        self.hot_store: HotStore
+        self.limiter: RateLimiter
+        self.ledger: BudgetLedger
+        self.alerts: WebhookNotifier
         self.request_log: SqlRequestLogStore
         self.log_writer: RequestLogWriter
         self.snapshot: Snapshot
@@ -111,7 +120,12 @@ class Runtime:
         self.log_writer.start()
         w = self.log_writer
         self.metrics.watch_log_writer(lambda: w.pending, lambda: w.spooled, lambda: w.written)
-        self.health = Health(lambda: self.snapshot.config.deployments, SystemClock())
+        clock = SystemClock()
+        self.health = Health(lambda: self.snapshot.config.deployments, clock)
+        self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
+        self.limiter = RateLimiter(self.hot_store, clock)
+        self.ledger = BudgetLedger(self.hot_store, clock)
+        self.alerts = WebhookNotifier(self.session, lambda: self.snapshot.config.raw.alerts.webhooks)
         self.metrics.on_scrape(self._export_circuits)
         self.admission = Admission(config.raw.server.shedding)
         self.snapshot = self._build(config)
@@ -125,6 +139,8 @@ class Runtime:
         await self.keyring.aclose()
         await self.kill_board.aclose()
         await self.log_writer.aclose()
+        await self.alerts.aclose()
+        await self.hot_store.aclose()
         for provider in self.snapshot.providers.values():
             await provider.aclose()
         await self.session.close()
@@ -140,6 +156,9 @@ class Runtime:
             submit=self.log_writer.submit,
             metrics=self.metrics,
             rng=self.rng,
+            limiter=self.limiter,
+            ledger=self.ledger,
+            alerts=self.alerts,
         )
         return Snapshot(config, providers, pipeline)
 

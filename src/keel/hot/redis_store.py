@@ -1,0 +1,138 @@
+"""Hot counters in Redis, shared by every replica.
+
+Each logical counter lives in one Redis key named ``{<prefix>:<kind>:<key>}``. The braces make the whole
+name the Redis Cluster hash tag, so each counter maps to one slot and each script touches one key. Key
+parts are escaped so a ``{`` or ``}`` in a team or route name cannot change the hash tag.
+
+Commands get a short socket timeout and no automatic retries: a write script that timed out may already
+have run, and running it again would count twice. A failure surfaces as ``HotStoreUnavailable``, which
+``FailoverHotStore`` turns into its policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable
+from typing import Literal, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ClusterError, OutOfMemoryError, ReadOnlyError, ResponseError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from keel.hot import redis_scripts
+from keel.hot.store import (
+    RESERVATION_LEASE_S,
+    WINDOW_BUCKETS,
+    HotStoreUnavailable,
+    WindowResult,
+    bucket_expiry,
+    bucket_width,
+)
+
+T = TypeVar("T")
+Kind = Literal["window", "counter", "flag"]
+
+_KIND_TAGS: dict[Kind, str] = {"window": "w", "counter": "c", "flag": "f"}
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OutOfMemoryError, ReadOnlyError, ClusterError, TryAgainError)
+# Server replies that mean "cannot serve right now" rather than "this command is wrong".
+_UNAVAILABLE_REPLIES = ("BUSY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS", "TRYAGAIN", "READONLY", "OOM")
+
+
+def escape_key_part(text: str) -> str:
+    """Reversible escaping of the characters that would end or start a hash tag."""
+    return text.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class RedisHotStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_prefix: str = "keel",
+        timeout_s: float = 0.25,
+        max_connections: int = 64,
+        reservation_lease_s: float = RESERVATION_LEASE_S,
+    ) -> None:
+        self.key_prefix = key_prefix
+        self._lease = repr(float(reservation_lease_s))
+        # A blocking pool queues callers when every connection is busy (a burst of requests is not an
+        # outage); a caller still waiting after a few timeouts' worth is treated as one.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=4 * timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
+        self._redis: Redis = Redis.from_pool(pool)
+        self._window_take = self._redis.register_script(redis_scripts.WINDOW_TAKE)
+        self._window_adjust = self._redis.register_script(redis_scripts.WINDOW_ADJUST)
+        self._counter_reserve = self._redis.register_script(redis_scripts.COUNTER_RESERVE)
+        self._counter_settle = self._redis.register_script(redis_scripts.COUNTER_SETTLE)
+        self._counter_get = self._redis.register_script(redis_scripts.COUNTER_GET)
+
+    def redis_key(self, kind: Kind, key: str) -> str:
+        return "{" + f"{escape_key_part(self.key_prefix)}:{_KIND_TAGS[kind]}:{escape_key_part(key)}" + "}"
+
+    async def window_take(self, key: str, amount: int, limit: int, window_s: float, now: float) -> WindowResult:
+        width = bucket_width(window_s)
+        args = _window_args(amount, window_s, now) + [limit]
+        reply = await self._run(self._window_take(keys=[self.redis_key("window", key)], args=args))
+        admitted, used, has_reset, reset_bucket = (int(x) for x in reply)
+        reset = max(0.0, bucket_expiry(reset_bucket, width) - now) if has_reset else 0.0
+        return WindowResult(bool(admitted), used, limit, reset)
+
+    async def window_adjust(self, key: str, delta: int, window_s: float, now: float) -> None:
+        args = _window_args(delta, window_s, now)
+        await self._run(self._window_adjust(keys=[self.redis_key("window", key)], args=args))
+
+    async def counter_reserve(self, key: str, amount: int, limit: int | None, ttl_s: float) -> tuple[bool, int]:
+        args: list[str | int] = [self._lease, amount, "" if limit is None else limit, _ms(ttl_s)]
+        reply = await self._run(self._counter_reserve(keys=[self.redis_key("counter", key)], args=args))
+        return bool(int(reply[0])), int(reply[1])
+
+    async def counter_settle(self, key: str, reserved: int, actual: int, ttl_s: float) -> int:
+        args: list[str | int] = [self._lease, reserved, actual, _ms(ttl_s)]
+        return int(await self._run(self._counter_settle(keys=[self.redis_key("counter", key)], args=args)))
+
+    async def counter_get(self, key: str) -> tuple[int, int]:
+        reply = await self._run(self._counter_get(keys=[self.redis_key("counter", key)], args=[self._lease]))
+        return int(reply[0]), int(reply[1])
+
+    async def flag_set(self, key: str, ttl_s: float) -> bool:
+        # SET NX is the atomic "set if not set"; exactly one caller gets a truthy reply.
+        reply = await self._run(self._redis.set(self.redis_key("flag", key), "1", nx=True, px=_ms(ttl_s)))
+        return bool(reply)
+
+    async def ping(self) -> None:
+        await self._run(self._redis.ping())
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def _run(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except _UNAVAILABLE as error:
+            raise HotStoreUnavailable(f"redis: {error!r}") from error
+        except ResponseError as error:
+            if str(error).startswith(_UNAVAILABLE_REPLIES):
+                raise HotStoreUnavailable(f"redis: {error!r}") from error
+            raise
+        except (OSError, TimeoutError) as error:
+            raise HotStoreUnavailable(f"redis: {error!r}") from error
+
+
+def _window_args(amount: int, window_s: float, now: float) -> list[str | int]:
+    width = bucket_width(window_s)
+    # repr() is the shortest exact form of a float, so the script computes with the same doubles.
+    return [amount, repr(width), repr(now), WINDOW_BUCKETS, _ms(window_s + width)]
