@@ -22,6 +22,7 @@ _KINDS = [
     "stream_cut",
     "malformed_json",
     "hang",
+    "stall",
     "content_filter",
     "context_length",
 ]
@@ -35,7 +36,7 @@ def faults(draw: st.DrawFn) -> Fault:
     # Only the parameter a kind uses is expressible in a name; the others keep their defaults.
     if kind == "rate_limit":
         return Fault(kind=kind, rate=draw(_unit), retry_after_s=draw(_positive))
-    if kind == "stream_cut":
+    if kind in ("stream_cut", "stall"):
         return Fault(kind=kind, rate=draw(_unit), after_chunks=draw(st.integers(0, 1000)))
     return Fault(kind=kind, rate=draw(_unit))
 

@@ -92,6 +92,7 @@ async def test_embeddings() -> None:
         ("stream_cut", UpstreamConnectionError),
         ("malformed_json", UpstreamBadResponse),
         ("hang", UpstreamTimeout),
+        ("stall", UpstreamTimeout),
         ("content_filter", ContentPolicyViolation),
         ("context_length", ContextWindowExceeded),
     ],

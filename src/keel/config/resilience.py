@@ -14,7 +14,8 @@ class Timeouts(StrictModel):
 
     connect_s: float = Field(default=10.0, gt=0)
     first_token_s: float = Field(default=120.0, gt=0)
-    """Until the first byte of the answer (for streams: the first chunk)."""
+    """Until a stream's first chunk. A whole (non-streamed) answer is bounded by ``total_s`` only: a
+    long answer legitimately takes longer than a stream's first token."""
     idle_s: float = Field(default=60.0, gt=0)
     """Longest silence between two stream chunks."""
     total_s: float = Field(default=600.0, gt=0)

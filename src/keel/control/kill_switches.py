@@ -76,6 +76,7 @@ class KillBoard:
     def __init__(self, store: KillSwitchStore, refresh_s: float = 1.0) -> None:
         self._store = store
         self._active: dict[tuple[str, str], KillSwitch] = {}
+        self._version = 0  # bumped by every set and clear through this board
         self._refresher = Refresher(self.refresh, refresh_s, "kill switches", log)
 
     async def start(self) -> None:
@@ -85,7 +86,14 @@ class KillBoard:
         await self._refresher.aclose()
 
     async def refresh(self) -> None:
-        self._active = {(s.scope, s.target): s for s in await self._store.active()}
+        # A set or clear through this board while the read was in flight would be undone by the
+        # older read: read again until no change happened meanwhile.
+        while True:
+            version = self._version
+            active = await self._store.active()
+            if version == self._version:
+                self._active = {(s.scope, s.target): s for s in active}
+                return
 
     def lookup(self, scope: Scope, target: str) -> KillSwitch | None:
         if not self._active:
@@ -106,12 +114,14 @@ class KillBoard:
 
     async def set(self, switch: KillSwitch) -> None:
         await self._store.add(switch)
+        self._version += 1
         self._active[(switch.scope, switch.target)] = switch
         log.warning("kill switch set: %s (%s)", switch.describe(), switch.action)
 
     async def clear(self, scope: Scope, target: str, actor: str, reason: str) -> int:
         target = "*" if scope == "global" else target
         cleared = await self._store.clear(scope, target, actor, reason, time.time())
+        self._version += 1
         if self._active.pop((scope, target), None) is not None or cleared:
             log.warning("kill switch cleared: %s %r by %s: %s", scope, target, actor, reason)
         return cleared

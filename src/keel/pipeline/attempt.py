@@ -51,8 +51,7 @@ class CallUpstream:
         if ctx.safe_mode is not None:
             return await self._safe_mode(ctx, body)
         route = ctx.route.config
-        first = ctx.config.deployments[ctx.plan[0].deployment]
-        deadline = ctx.started + effective_timeouts(first, ctx.route).total_s
+        deadline = ctx.started + _request_budget_s(ctx)
         budget = self._health.budget(ctx.route)
         budget.on_request()
         plan = deque(ctx.plan)
@@ -61,12 +60,13 @@ class CallUpstream:
         attempts = retries = 0
         while plan and attempts < route.retries.max_attempts:
             step = plan[0]
-            if attempts > 0 and not budget.try_spend():
-                break
             if not self._health.breakers.allow(step.deployment):
                 plan.popleft()
                 last = last or ServiceUnavailable(f"{step.deployment}: circuit open", code="circuit_open")
                 continue
+            if attempts > 0 and not budget.try_spend():
+                self._health.breakers.release_probe(step.deployment)  # admitted, but never called
+                break
             attempts += 1
             try:
                 answer = await self._attempt(ctx, step, plan, deadline, body)
@@ -109,7 +109,10 @@ class CallUpstream:
             return primary.result()
         assert ctx.route is not None
         second = plan[1].deployment
-        if not self._health.budget(ctx.route).try_spend() or not self._health.breakers.allow(second):
+        if not self._health.breakers.allow(second):
+            return await primary
+        if not self._health.budget(ctx.route).try_spend():
+            self._health.breakers.release_probe(second)
             return await primary
         hedge = asyncio.create_task(self._call(ctx, ctx.config.deployments[second], "hedge", deadline, body))
         return await _first_success(ctx, [primary, hedge])
@@ -179,6 +182,17 @@ async def _first_success(ctx: RequestContext, tasks: list[asyncio.Task[Answer]])
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _request_budget_s(ctx: RequestContext) -> float:
+    """The whole request's deadline: the route's total, else the longest total of its planned
+    deployments (each attempt is also bounded by its own deployment's total)."""
+    assert ctx.route is not None
+    override = ctx.route.timeout_overrides.get("total_s")
+    if override is not None:
+        return override
+    deployments = ctx.config.deployments
+    return max(deployments[step.deployment].config.timeouts.total_s for step in ctx.plan)
 
 
 def _fallback_for(exc: KeelError, content_policy: str | None, context_window: str | None) -> str | None:

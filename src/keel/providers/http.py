@@ -40,10 +40,9 @@ class HttpProvider:
         self.codec = codec
         self.target = target
         self._session = session
-        # The pipeline enforces first-token, idle and total deadlines; the socket gets backstops.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect_s, sock_read=max(timeouts.first_token_s, timeouts.idle_s)
-        )
+        # The pipeline enforces first-token, idle and total deadlines (with the route's overrides);
+        # the client only bounds connecting.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s)
 
     async def chat(self, body: Json) -> Json:
         call = self.codec.chat_request(body, self.target, stream=False)

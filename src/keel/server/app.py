@@ -15,7 +15,6 @@ from keel.core.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    ServiceUnavailable,
 )
 from keel.server.admin import add_admin_routes, add_kill_switch_routes
 from keel.server.caller import caller
@@ -66,20 +65,12 @@ async def _serve(request: web.Request, endpoint: str) -> web.StreamResponse:
         started=time.perf_counter(),
         headers=request.headers,
     )
-    admission = runtime.admission
-    if not await admission.enter():
-        runtime.metrics.shed.labels("overloaded").inc()
-        retry_after = str(admission.config.retry_after_s)
-        error = ServiceUnavailable("the gateway is overloaded; retry shortly", code="overloaded")
-        return error_response(error, {**keel_headers(ctx), "retry-after": retry_after})
     try:
         ctx.raw_body = await _read_body(request)
         reply = await snapshot.pipeline(ctx)
-        return await send_reply(request, ctx, reply)
     except KeelError as exc:
         return error_response(exc, keel_headers(ctx))
-    finally:
-        admission.leave()
+    return await send_reply(request, ctx, reply)
 
 
 async def _read_body(request: web.Request) -> bytes:

@@ -27,7 +27,10 @@ class SqlKillSwitchStore:
             await conn.execute(sa.insert(kill_switches).values(**_row(switch)))
 
     async def active(self) -> list[KillSwitch]:
-        query = sa.select(kill_switches).where(kill_switches.c.cleared_at.is_(None))
+        # Oldest first, so that if two are active on one target the newest wins in the board's map.
+        query = (
+            sa.select(kill_switches).where(kill_switches.c.cleared_at.is_(None)).order_by(kill_switches.c.created_at)
+        )
         async with self._db.engine.connect() as conn:
             return [_switch(row) for row in await conn.execute(query)]
 
