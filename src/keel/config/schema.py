@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from keel.cache.config import CacheConfig, CacheStoreConfig
 from keel.config.base import StrictModel
 from keel.config.resilience import (
     Capacity,
@@ -122,6 +123,8 @@ class RouteConfig(StrictModel):
     hedge: HedgeConfig | None = None
     safe_mode: SafeModeConfig | None = None
     rate_limit: RateLimit | None = None
+    cache: CacheConfig | None = None
+    """The exact cache: repeated identical requests are answered from it (``enabled: true``)."""
     description: str = ""
     log_bodies: bool = False
     """Store request and response bodies in the request log (off by default)."""
@@ -147,6 +150,7 @@ class KeelConfig(StrictModel):
     auth: AuthConfig = AuthConfig()
     storage: StorageConfig = StorageConfig()
     hot_store: HotStoreConfig = HotStoreConfig()
+    cache_store: CacheStoreConfig = CacheStoreConfig()
     rate_limits: RateLimits = RateLimits()
     budgets: tuple[Budget, ...] = ()
     alerts: AlertsConfig = AlertsConfig()

@@ -49,6 +49,8 @@ class RequestContext:
     upstream_s: float = 0.0  # time spent waiting on upstreams; excluded from Keel's overhead
     ttft_s: float | None = None
     usage: Json | None = None
+    cache: str | None = None  # "hit", "miss" or "bypass" on a route with the exact cache
+    stream_chunks: list[Json] | None = None  # collected by the relay when a stream is to be cached
     completion_chars: int = 0  # streamed answer text, for a cost estimate when no usage arrives
     cost_usd: float | None = None
     cost_estimated: bool = False

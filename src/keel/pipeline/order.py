@@ -1,11 +1,13 @@
 """The pipeline order, declared once.
 
-    record → authenticate → kill switch → validate → rate limits and budget reserve (settled and
-    committed after the call) → choose route (plan) → call upstream (retries, failover, fallbacks,
-    hedging, safe mode)
+    record → shed load → authenticate → kill switch → validate
+    → rate limits and budget reserve (settled and committed after the call)
+    → exact cache (lookup; store after the call)
+    → choose route (plan)
+    → call upstream (retries, failover, fallbacks, hedging, safe mode)
 
-Later capabilities slot in here, in this order: input guards and cache lookup before the route
-choice; output guards, confidence fallback and cache store around the upstream call.
+Later capabilities slot in here, in this order: input guards before the cache lookup; output guards
+and confidence fallback around the upstream call.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import random
 from collections.abc import Callable, Mapping
 
 from keel.auth.keyring import KeyRing
+from keel.cache.store import ResponseCache
+from keel.control.admission import Admission
 from keel.control.kill_switches import KillBoard
 from keel.hot.budgets import BudgetLedger
 from keel.hot.limits import RateLimiter
@@ -22,10 +26,12 @@ from keel.monitor.metrics import Metrics
 from keel.pipeline.admit import AdmitWithinLimits
 from keel.pipeline.attempt import CallUpstream
 from keel.pipeline.auth import Authenticate
+from keel.pipeline.cache import ExactCache
 from keel.pipeline.chain import Handler, Stage, build_chain
 from keel.pipeline.kill import CheckKillSwitches
 from keel.pipeline.record import RecordRequest
 from keel.pipeline.route import ChooseRoute
+from keel.pipeline.shed import ShedLoad
 from keel.pipeline.validate import ValidateRequest
 from keel.providers.base import Provider
 from keel.routing.health import Health
@@ -44,13 +50,17 @@ def build_pipeline(
     limiter: RateLimiter,
     ledger: BudgetLedger,
     alerts: WebhookNotifier,
+    cache: ResponseCache,
+    admission: Admission,
 ) -> Handler:
     stages: list[Stage] = [
         RecordRequest(submit, metrics),
+        ShedLoad(admission, metrics),
         Authenticate(keyring),
         CheckKillSwitches(kill_board),
         ValidateRequest(),
         AdmitWithinLimits(limiter, ledger, alerts),
+        ExactCache(cache),
         ChooseRoute(health, kill_board, rng),
     ]
     return build_chain(stages, CallUpstream(providers, health, rng))

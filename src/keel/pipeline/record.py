@@ -119,6 +119,7 @@ class RecordRequest:
                 safe_mode=ctx.safe_mode,
                 cost_usd=ctx.cost_usd,
                 cost_estimated=ctx.cost_estimated,
+                cache=ctx.cache,
             )
         )
 

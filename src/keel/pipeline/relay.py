@@ -67,6 +67,8 @@ async def relay(ctx: RequestContext, answer: Answer, deadline: float) -> AsyncIt
 
 def _frames(ctx: RequestContext, batch: list[Json]) -> list[bytes]:
     frames = []
+    if ctx.stream_chunks is not None:
+        ctx.stream_chunks.extend(batch)
     for chunk in batch:
         for choice in chunk.get("choices") or ():
             content = (choice.get("delta") or {}).get("content")

@@ -21,6 +21,8 @@ import aiohttp
 
 from keel.auth.keyring import KeyRing
 from keel.auth.secrets import load_hashing_secret
+from keel.cache import build_cache
+from keel.cache.store import ResponseCache
 from keel.config.errors import ConfigError
 from keel.config.loader import load_runtime_config
 from keel.config.runtime import RuntimeConfig
@@ -49,7 +51,7 @@ from keel.store.sql_request_log import SqlRequestLogStore
 
 log = logging.getLogger("keel")
 
-RESTART_ONLY = ("server", "storage", "hot_store")
+RESTART_ONLY = ("server", "storage", "hot_store", "cache_store")
 
 
 def default_config_path() -> Path:
@@ -90,6 +92,7 @@ class Runtime:
         self.limiter: RateLimiter
         self.ledger: BudgetLedger
         self.alerts: WebhookNotifier
+        self.cache: ResponseCache
         self.request_log: SqlRequestLogStore
         self.log_writer: RequestLogWriter
         self.snapshot: Snapshot
@@ -125,6 +128,7 @@ class Runtime:
         self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
         self.limiter = RateLimiter(self.hot_store, clock)
         self.ledger = BudgetLedger(self.hot_store, clock)
+        self.cache = build_cache(config.raw.cache_store, clock)
         self.alerts = WebhookNotifier(self.session, lambda: self.snapshot.config.raw.alerts.webhooks)
         self.metrics.on_scrape(self._export_circuits)
         self.admission = Admission(config.raw.server.shedding)
@@ -141,6 +145,7 @@ class Runtime:
         await self.log_writer.aclose()
         await self.alerts.aclose()
         await self.hot_store.aclose()
+        await self.cache.aclose()
         for provider in self.snapshot.providers.values():
             await provider.aclose()
         await self.session.close()
@@ -159,6 +164,8 @@ class Runtime:
             limiter=self.limiter,
             ledger=self.ledger,
             alerts=self.alerts,
+            cache=self.cache,
+            admission=self.admission,
         )
         return Snapshot(config, providers, pipeline)
 

@@ -67,6 +67,8 @@ class RequestRecord:
     response_body: dict[str, Any] | None = None
     safe_mode: str | None = None
     """Why the answer came from the route's safe-mode path (``None`` for a normal answer)."""
+    cache: str | None = None
+    """``hit``, ``miss`` or ``bypass`` on a route with the exact cache."""
     cost_estimated: bool = False
     """True when ``cost_usd`` comes from estimated token counts (the upstream reported no usage)."""
 

@@ -67,6 +67,7 @@ request_log = sa.Table(
     sa.Column("request_body", json_type()),
     sa.Column("response_body", json_type()),
     sa.Column("safe_mode", sa.Text),
+    sa.Column("cache", sa.Text),
     sa.Column("cost_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
     # The admin views filter by one dimension over a time window, newest first.
     sa.Index("ix_request_log_route_ts", "route", "ts"),

@@ -1,4 +1,4 @@
-"""Kill switches, the safe-mode mark on requests, and whether a request's cost was estimated.
+"""Kill switches; per request: the safe-mode mark, the cache outcome, whether the cost was estimated.
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +18,7 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     op.add_column("request_log", sa.Column("safe_mode", sa.Text))
+    op.add_column("request_log", sa.Column("cache", sa.Text))
     op.add_column("request_log", sa.Column("cost_estimated", sa.Boolean, nullable=False, server_default=sa.false()))
     op.create_table(
         "kill_switches",
@@ -41,4 +42,5 @@ def downgrade() -> None:
     op.drop_index("ix_kill_switches_scope_target", table_name="kill_switches")
     op.drop_table("kill_switches")
     op.drop_column("request_log", "cost_estimated")
+    op.drop_column("request_log", "cache")
     op.drop_column("request_log", "safe_mode")
