@@ -27,6 +27,7 @@ import yaml
 from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
+from keel.core.chat_input import read_chat_input
 from keel.core.errors import InvalidRequest
 from keel.providers.base import Json
 
@@ -173,23 +174,8 @@ class FaqProvider:
 
     def _answer(self, body: Json) -> tuple[str, Json, int, int]:
         """The answer text, the ``keel`` extra, the choice count and the prompt's word count."""
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
-        n = body.get("n")
-        if n is None:
-            n = 1
-        elif type(n) is not int or not 1 <= n <= 128:
-            raise InvalidRequest("'n' must be an integer from 1 to 128.", param="n")
-        prompt_tokens = 0
-        question = ""
-        for message in messages:
-            if not isinstance(message, dict):
-                raise InvalidRequest("Each message must be an object.", param="messages")
-            text = _text_of(message.get("content"))
-            prompt_tokens += len(text.split())
-            if message.get("role") == "user":
-                question = text
+        chat = read_chat_input(body)
+        n, prompt_tokens, question = chat.n, chat.prompt_words, chat.last_user
         found = self.match(question)
         entry = found.entry
         fallback = entry is None or found.confidence < self._min_confidence
@@ -208,16 +194,6 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> Json:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
-
-
-def _text_of(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
 
 
 def load_faq(path: str | Path) -> list[FaqEntry]:

@@ -63,16 +63,6 @@ def base64_floats(vector: list[float]) -> str:
     return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
-def text_of(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
 def pieces(words: list[str]) -> tuple[str, ...]:
     """Stream fragments whose concatenation is the words joined by single spaces."""
     if not words:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from keel.core.chat_input import read_chat_input
 from keel.core.errors import InvalidRequest
 from keel.simulator.behaviour import Fault, Latency, SimulatedModel
 from keel.simulator.config import SimulatorConfig, is_scripted, parse_model_name
@@ -28,7 +29,6 @@ from keel.simulator.content import (
     build_reply,
     embedding_inputs,
     fragments_of,
-    text_of,
     unit_vector,
 )
 
@@ -38,7 +38,6 @@ HANG_LIMIT_S = 3600.0
 """A ``hang`` or ``stall`` fault waits for the client to give up, but never longer than this."""
 MID_STREAM_FAULTS = frozenset({"stream_cut", "stall"})
 """Faults that a stream plays after some of its chunks; any other request meets them before its answer."""
-MAX_N = 128
 _SCRIPT_CACHE_SIZE = 1024
 _CONTEXT_FAULT = Fault(kind="context_length", rate=1.0)
 
@@ -174,23 +173,8 @@ class SimulatorEngine:
         ``model`` overrides the body's model (an in-process deployment names its own upstream model).
         """
         name = model if model is not None else _model_of(body)
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
-        n = body.get("n")
-        if n is None:
-            n = 1
-        elif type(n) is not int or not 1 <= n <= MAX_N:
-            raise InvalidRequest(f"'n' must be an integer from 1 to {MAX_N}.", param="n")
-        prompt_tokens = 0
-        last_user = ""
-        for message in messages:
-            if not isinstance(message, dict):
-                raise InvalidRequest("Each message must be an object.", param="messages")
-            text = text_of(message.get("content"))
-            prompt_tokens += len(text.split())
-            if message.get("role") == "user":
-                last_user = text
+        chat = read_chat_input(body)
+        n, prompt_tokens, last_user = chat.n, chat.prompt_words, chat.last_user
         profile = self.profile(name)
         behaviour = profile.behaviour
         fault = _CONTEXT_FAULT if prompt_tokens > behaviour.context_window else self.draw_fault(profile)
