@@ -158,3 +158,25 @@ def test_parse_config_is_strict_about_types() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config("routes: {r: {deployments: [d], log_bodies: 'yes'}}", env={})
     assert "routes.r.log_bodies" in str(info.value)
+
+
+def test_env_substituted_numbers_and_booleans_are_typed_but_literal_strings_stay_strict() -> None:
+    text = """\
+server:
+  port: ${PORT}
+  workers: ${WORKERS:-2}
+deployments:
+  a:
+    provider: openai
+    api_key: "${KEY}"
+    public: ${PUBLIC}
+"""
+    cfg = read_runtime_config(
+        text, file="k.yaml", base_dir=ROOT, env={"PORT": "9000", "KEY": "12345", "PUBLIC": "true"}
+    )
+    assert cfg.raw.server.port == 9000 and cfg.raw.server.workers == 2
+    dep = cfg.deployments["a"]
+    assert dep.public is True and dep.target is not None and dep.target.api_key == "12345"
+    assert issues_of("server:\n  port: ${PORT}\n", env={"PORT": "eighty"}) == [
+        "k.yaml:2: server.port: Input should be a valid integer"
+    ]

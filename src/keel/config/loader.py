@@ -32,6 +32,8 @@ class _Document:
         self.env = env
         self.lines: dict[Loc, int] = {}
         self.issues: list[ConfigIssue] = []
+        self.substituted: set[Loc] = set()
+        """Where ``${ENV}`` was substituted: such a value may stand for a number or a boolean."""
 
     def build(self, node: yaml.Node, loader: yaml.SafeLoader, loc: Loc) -> Any:
         self.lines[loc] = node.start_mark.line + 1
@@ -64,7 +66,12 @@ class _Document:
             self._issue(loc, self.lines.get(loc), f"environment variable {name} is not set")
             return ""
 
-        return _ENV.sub(replace, value) if "$" in value else value
+        if "$" not in value:
+            return value
+        result = _ENV.sub(replace, value)
+        if result != value:
+            self.substituted.add(loc)
+        return result
 
     def _issue(self, loc: Loc, line: int | None, message: str) -> None:
         self.issues.append(ConfigIssue(self.file, line, format_path(loc), message))
@@ -99,8 +106,7 @@ def _validate(text: str, doc: _Document) -> KeelConfig:
         raise ConfigError([ConfigIssue(file, 1, "", "the config must be a mapping of sections")])
     issues = list(doc.issues)
     try:
-        # Validating from JSON keeps strict typing (no "5" → 5) while accepting YAML lists as tuples.
-        config = KeelConfig.model_validate_json(orjson.dumps(data))
+        config = _strict(data, doc)
     except ValidationError as exc:
         for err in exc.errors():
             loc = _clean_loc(err["loc"])
@@ -109,6 +115,35 @@ def _validate(text: str, doc: _Document) -> KeelConfig:
     if issues:
         raise ConfigError(issues)
     return config
+
+
+def _strict(data: dict[str, Any], doc: _Document) -> KeelConfig:
+    """Validate strictly (no "5" → 5), except where ``${ENV}`` put a string in a number or boolean
+    field: an environment variable is always text, so there it is read as YAML would read it."""
+    try:
+        # Validating from JSON keeps strict typing while accepting YAML lists as tuples.
+        return KeelConfig.model_validate_json(orjson.dumps(data))
+    except ValidationError as exc:
+        retyped = False
+        for err in exc.errors():
+            loc = _clean_loc(err["loc"])
+            if loc in doc.substituted and err["type"] in _SCALAR_TYPE_ERRORS and isinstance(err["input"], str):
+                value = yaml.safe_load(err["input"])
+                if isinstance(value, int | float | bool):
+                    _set(data, loc, value)
+                    retyped = True
+        if not retyped:
+            raise
+    return KeelConfig.model_validate_json(orjson.dumps(data))
+
+
+_SCALAR_TYPE_ERRORS = {"int_type", "int_parsing", "float_type", "float_parsing", "bool_type", "bool_parsing"}
+
+
+def _set(data: Any, loc: Loc, value: Any) -> None:
+    for part in loc[:-1]:
+        data = data[part]
+    data[loc[-1]] = value
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> Loc:
