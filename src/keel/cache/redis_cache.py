@@ -13,11 +13,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from keel.cache.store import CachedAnswer, OutageLog, decode_answer, encode_answer
+from keel.cache.store import ExternalCache
 from keel.hot.redis_store import escape_key_part
 
 
-class RedisResponseCache:
+class RedisResponseCache(ExternalCache):
     def __init__(
         self, url: str, key_prefix: str = "keel", *, timeout_s: float = 0.5, max_connections: int = 64
     ) -> None:
@@ -31,33 +31,17 @@ class RedisResponseCache:
             retry=Retry(NoBackoff(), 0),
         )
         self._redis: Redis = Redis.from_pool(pool)
-        self._outage = OutageLog("redis")
+        super().__init__("redis")
 
     def redis_key(self, key: str) -> str:
         return "{" + f"{escape_key_part(self.key_prefix)}:cache:{escape_key_part(key)}" + "}"
 
-    async def get(self, key: str) -> CachedAnswer | None:
-        try:
-            raw = await self._redis.get(self.redis_key(key))
-            answer = None if raw is None else decode_answer(raw)
-        except Exception as error:
-            self._outage.failed("get", error)
-            return None
-        self._outage.ok()
-        return answer
+    async def _read(self, key: str) -> bytes | None:
+        raw = await self._redis.get(self.redis_key(key))
+        return raw.encode() if isinstance(raw, str) else raw
 
-    async def put(self, key: str, answer: CachedAnswer, ttl_s: float, *, max_bytes: int | None = None) -> None:
-        if ttl_s <= 0:
-            return
-        try:
-            raw = encode_answer(answer, max_bytes)
-            if raw is None:
-                return
-            await self._redis.set(self.redis_key(key), raw, px=max(1, math.ceil(ttl_s * 1000)))
-        except Exception as error:
-            self._outage.failed("put", error)
-            return
-        self._outage.ok()
+    async def _write(self, key: str, raw: bytes, ttl_s: float) -> None:
+        await self._redis.set(self.redis_key(key), raw, px=max(1, math.ceil(ttl_s * 1000)))
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from keel.cache.store import CachedAnswer, OutageLog, decode_answer, encode_answer
+from keel.cache.store import ExternalCache
 from keel.core.clock import Clock, SystemClock
 
 PURGE_INTERVAL_S = 60.0
@@ -26,48 +26,32 @@ _SCHEMA = (
 )
 
 
-class SqliteResponseCache:
+class SqliteResponseCache(ExternalCache):
     def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
         self.path = Path(path).expanduser()
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._connection: aiosqlite.Connection | None = None
         self._opening = asyncio.Lock()
         self._next_purge = 0.0
-        self._outage = OutageLog("sqlite")
+        super().__init__("sqlite")
 
-    async def get(self, key: str) -> CachedAnswer | None:
-        try:
-            connection = await self._connect()
-            query = "SELECT value FROM response_cache WHERE key = ? AND expires_at > ?"
-            async with connection.execute(query, (key, self._clock.now())) as cursor:
-                row = await cursor.fetchone()
-            answer = None if row is None else decode_answer(bytes(row[0]))
-        except Exception as error:
-            self._outage.failed("get", error)
-            return None
-        self._outage.ok()
-        return answer
+    async def _read(self, key: str) -> bytes | None:
+        connection = await self._connect()
+        query = "SELECT value FROM response_cache WHERE key = ? AND expires_at > ?"
+        async with connection.execute(query, (key, self._clock.now())) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else bytes(row[0])
 
-    async def put(self, key: str, answer: CachedAnswer, ttl_s: float, *, max_bytes: int | None = None) -> None:
-        if ttl_s <= 0:
-            return
-        try:
-            raw = encode_answer(answer, max_bytes)
-            if raw is None:
-                return
-            connection = await self._connect()
-            now = self._clock.now()
-            await connection.execute(
-                "INSERT OR REPLACE INTO response_cache (key, value, expires_at) VALUES (?, ?, ?)",
-                (key, raw, now + ttl_s),
-            )
-            if now >= self._next_purge:
-                self._next_purge = now + PURGE_INTERVAL_S
-                await connection.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
-        except Exception as error:
-            self._outage.failed("put", error)
-            return
-        self._outage.ok()
+    async def _write(self, key: str, raw: bytes, ttl_s: float) -> None:
+        connection = await self._connect()
+        now = self._clock.now()
+        await connection.execute(
+            "INSERT OR REPLACE INTO response_cache (key, value, expires_at) VALUES (?, ?, ?)",
+            (key, raw, now + ttl_s),
+        )
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_INTERVAL_S
+            await connection.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
 
     async def aclose(self) -> None:
         async with self._opening:

@@ -9,6 +9,7 @@ that a caller may modify without touching the cache.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -103,3 +104,40 @@ class OutageLog:
         if self._down:
             self._down = False
             log.info("response cache (%s) available again", self._backend)
+
+
+class ExternalCache(ABC):
+    """A cache kept outside the process (a file, Redis): entries travel as bytes, and any failure is
+    a miss or a skipped store, reported once per outage. Backends only read and write bytes."""
+
+    def __init__(self, backend: str) -> None:
+        self._outage = OutageLog(backend)
+
+    async def get(self, key: str) -> CachedAnswer | None:
+        try:
+            raw = await self._read(key)
+            answer = None if raw is None else decode_answer(raw)
+        except Exception as error:
+            self._outage.failed("get", error)
+            return None
+        self._outage.ok()
+        return answer
+
+    async def put(self, key: str, answer: CachedAnswer, ttl_s: float, *, max_bytes: int | None = None) -> None:
+        if ttl_s <= 0:
+            return
+        try:
+            raw = encode_answer(answer, max_bytes)
+            if raw is None:
+                return
+            await self._write(key, raw, ttl_s)
+        except Exception as error:
+            self._outage.failed("put", error)
+            return
+        self._outage.ok()
+
+    @abstractmethod
+    async def _read(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def _write(self, key: str, raw: bytes, ttl_s: float) -> None: ...
