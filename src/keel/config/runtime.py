@@ -67,14 +67,11 @@ class RuntimeConfig:
         """Names a client may send as ``model``: routes, then public deployments."""
         return [*self.routes, *(d for d, dep in self.deployments.items() if dep.public)]
 
+    implicit_routes: Mapping[str, Route] = field(default_factory=dict)
+    """One-deployment routes for the public deployments, built once with the config."""
+
     def route_for(self, model: str) -> Route | None:
-        route = self.routes.get(model)
-        if route is not None:
-            return route
-        dep = self.deployments.get(model)
-        if dep is not None and dep.public:
-            return Route(name=model, config=RouteConfig(deployments=(model,)), implicit=True)
-        return None
+        return self.routes.get(model) or self.implicit_routes.get(model)
 
 
 def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
@@ -116,6 +113,11 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
         hash=hashlib.sha256(canonical).hexdigest()[:12],
         routes=routes,
         deployments=deployments,
+        implicit_routes={
+            name: Route(name=name, config=RouteConfig(deployments=(name,)), implicit=True)
+            for name, dep in deployments.items()
+            if dep.public
+        },
     )
 
 
