@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from keel.config.errors import ConfigError
 from keel.config.runtime import RuntimeConfig
@@ -52,3 +53,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot reach the store: {exc}")
+
+
+def folding_table(*columns: str) -> Table:
+    """A table whose cells wrap instead of being cut, so ids and keys stay whole on narrow terminals."""
+    table = Table(*columns)
+    for column in table.columns:
+        column.overflow = "fold"
+    return table

@@ -11,9 +11,8 @@ import time
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from keel.cli.common import ConfigOpt, config_path, fail, load, out, run
+from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, out, run
 from keel.control.kill_switches import KillSwitch, Scope, new_switch
 from keel.server.admin import switch_json
 from keel.services.control import open_kill_switch_store
@@ -115,9 +114,7 @@ def kill_list(
         for switch in switches:
             out.print_json(data=switch_json(switch))
         return
-    table = Table("id", "scope", "target", "action", "reason", "actor", "set at", "cleared")
-    for column in table.columns:
-        column.overflow = "fold"
+    table = folding_table("id", "scope", "target", "action", "reason", "actor", "set at", "cleared")
     for s in switches:
         cleared = f"{s.cleared_by}: {s.cleared_reason}" if s.cleared_at else ""
         table.add_row(

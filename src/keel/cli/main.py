@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from keel import __version__
-from keel.cli.common import ConfigOpt, config_path, fail, load, out, run
+from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, out, run
 from keel.cli.kill import kill_app, unkill_app
 from keel.cli.spend import spend_command
 from keel.server.admin import key_json
@@ -115,9 +114,7 @@ def keys_list(
         for k in keys:
             out.print_json(data=key_json(k))
         return
-    table = Table("id", "hint", "name", "allowed", "team", "feature", "owner", "status")
-    for column in table.columns:
-        column.overflow = "fold"
+    table = folding_table("id", "hint", "name", "allowed", "team", "feature", "owner", "status")
     for k in keys:
         status = "revoked" if k.revoked_at else "active"
         table.add_row(
