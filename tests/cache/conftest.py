@@ -20,25 +20,10 @@ from keel.cache.memory import MemoryResponseCache
 from keel.cache.redis_cache import RedisResponseCache
 from keel.cache.sqlite import SqliteResponseCache
 from keel.cache.store import ResponseCache
+from tests.clocks import ManualClock
 
 REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SKIP_REDIS = os.environ.get("KEEL_TEST_SKIP_REDIS") == "1"
-
-
-class ManualClock:
-    def __init__(self, wall: float = 1_795_608_000.0, mono: float = 1000.0) -> None:
-        self.wall = wall
-        self.mono = mono
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> float:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
 
 
 @pytest.fixture

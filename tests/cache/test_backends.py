@@ -7,7 +7,7 @@ import asyncio
 from keel.cache.memory import MemoryResponseCache
 from keel.cache.store import CachedAnswer, ResponseCache, encode_answer
 from tests.cache.answers import completion, streamed_chunks
-from tests.cache.conftest import ManualClock
+from tests.clocks import ManualClock
 
 
 def body_answer(content: str = "Hello there.") -> CachedAnswer:

@@ -11,7 +11,7 @@ from keel.cache import CacheConfig, CacheStoreConfig, build_cache
 from keel.cache.memory import MemoryResponseCache
 from keel.cache.redis_cache import RedisResponseCache
 from keel.cache.sqlite import SqliteResponseCache
-from tests.cache.conftest import ManualClock
+from tests.clocks import ManualClock
 
 
 def test_defaults() -> None:

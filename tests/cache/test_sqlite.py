@@ -9,7 +9,7 @@ from pathlib import Path
 from keel.cache.sqlite import PURGE_INTERVAL_S, SqliteResponseCache
 from keel.cache.store import CachedAnswer
 from tests.cache.answers import completion
-from tests.cache.conftest import ManualClock
+from tests.clocks import ManualClock
 
 ANSWER = CachedAnswer(body=completion(), chunks=None, created_at=1.0, model="m")
 

@@ -12,8 +12,8 @@ from keel.hot.config import Budget, BudgetPeriod
 from keel.hot.memory import MemoryHotStore
 from keel.hot.periods import period_at
 from keel.hot.store import HotStore
+from tests.clocks import ManualClock
 from tests.hot.conftest import RedisStoreFactory
-from tests.hot.helpers import ManualClock
 
 USD = 1_000_000
 

@@ -10,8 +10,8 @@ from keel.hot.budgets import AlertCrossing, BudgetExceeded, BudgetLedger
 from keel.hot.config import Budget, RateLimit
 from keel.hot.limits import RateLimiter
 from keel.hot.store import HotStore
+from tests.clocks import ManualClock
 from tests.hot.conftest import RedisStoreFactory
-from tests.hot.helpers import ManualClock
 
 REPLICAS = 3
 ATTEMPTS = 500

@@ -9,7 +9,7 @@ from keel.hot.config import RateLimit
 from keel.hot.limits import RateLimiter, describe_scope, format_duration
 from keel.hot.memory import MemoryHotStore
 from keel.hot.store import HotStore, WindowResult
-from tests.hot.helpers import ManualClock
+from tests.clocks import ManualClock
 
 KEY = ("key:key_1", RateLimit(rpm=10, tpm=10_000))
 TEAM = ("team:support", RateLimit(rpm=2, tpm=50_000))

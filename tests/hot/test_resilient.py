@@ -13,8 +13,9 @@ from keel.hot.memory import MemoryHotStore
 from keel.hot.redis_store import RedisHotStore
 from keel.hot.resilient import FailoverHotStore
 from keel.hot.store import HotStoreUnavailable
+from tests.clocks import ManualClock
 from tests.hot.conftest import REDIS_URL, RedisStoreFactory
-from tests.hot.helpers import ManualClock, SwitchableStore, TcpProxy, blackhole_server
+from tests.hot.helpers import SwitchableStore, TcpProxy, blackhole_server
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
 LOG = logging.getLogger("keel.hot.test")

@@ -8,8 +8,8 @@ import pytest
 
 from keel.hot.memory import MemoryHotStore
 from keel.hot.store import HotStore, WindowResult
+from tests.clocks import ManualClock
 from tests.hot.conftest import RedisStoreFactory
-from tests.hot.helpers import ManualClock
 
 W = 60.0  # window; buckets are 1 s wide
 
