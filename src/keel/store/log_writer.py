@@ -67,6 +67,8 @@ class RequestLogWriter:
         # Records replayed per cycle, so a long backlog does not keep fresh records waiting in memory.
         self._replay_budget = replay_budget if replay_budget is not None else 10 * batch_size
         self._buffer: deque[RequestRecord] = deque()
+        # Records a flush has taken from the buffer and not yet stored, spooled or put back.
+        self._in_hand = 0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -82,7 +84,8 @@ class RequestLogWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        """Records held in memory: queued, or taken by a flush that has not finished with them."""
+        return len(self._buffer) + self._in_hand
 
     @property
     def outage(self) -> bool:
@@ -149,6 +152,8 @@ class RequestLogWriter:
         except Exception as error:  # a bug here must not end the task and strand the buffer
             self.last_error = describe(error)
             self._log.exception("request log writer failed a flush; retrying next interval")
+        finally:
+            self._in_hand = 0  # every record taken is now stored, spooled, set aside or back in the buffer
 
     async def _flush(self) -> None:
         if not self._spool.is_empty() and not await self._replay():
@@ -274,7 +279,9 @@ class RequestLogWriter:
 
     def _take(self, count: int) -> list[RequestRecord]:
         popleft = self._buffer.popleft
-        return [popleft() for _ in range(min(count, len(self._buffer)))]
+        taken = [popleft() for _ in range(min(count, len(self._buffer)))]
+        self._in_hand += len(taken)
+        return taken
 
     async def _spool_records(self, records: list[RequestRecord]) -> None:
         if not records:
@@ -303,6 +310,7 @@ class RequestLogWriter:
     def _keep_in_memory(self, records: list[RequestRecord], error: Exception) -> None:
         # Back to the front of the buffer, to be tried again next interval.
         self._buffer.extendleft(reversed(records))
+        self._in_hand = max(0, self._in_hand - len(records))
         self.last_error = describe(error)
         if not self._spool_failing:
             self._spool_failing = True
