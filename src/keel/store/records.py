@@ -71,6 +71,10 @@ class RequestRecord:
     """``hit``, ``miss`` or ``bypass`` on a route with the exact cache."""
     cost_estimated: bool = False
     """True when ``cost_usd`` comes from estimated token counts (the upstream reported no usage)."""
+    tier: str | None = None
+    """On a tiered route, the name of the tier whose answer was served."""
+    escalation: str | None = None
+    """On a tiered route, why a lower tier's answer was not served (``None`` when it was not escalated)."""
 
 
 # The JSON form below is shared by the disk spool and the SQL stores, so a record reads back the same

@@ -69,6 +69,8 @@ request_log = sa.Table(
     sa.Column("safe_mode", sa.Text),
     sa.Column("cache", sa.Text),
     sa.Column("cost_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("tier", sa.Text),
+    sa.Column("escalation", sa.Text),
     # The admin views filter by one dimension over a time window, newest first.
     sa.Index("ix_request_log_route_ts", "route", "ts"),
     sa.Index("ix_request_log_key_id_ts", "key_id", "ts"),
