@@ -48,7 +48,7 @@ class Route:
 
     @property
     def deployments(self) -> tuple[str, ...]:
-        return self.config.deployments
+        return self.config.pool
 
     @property
     def log_bodies(self) -> bool:
@@ -125,6 +125,9 @@ def _references(name: str, route: RouteConfig) -> list[tuple[str, str]]:
     """Every deployment a route names, with the path it is named at."""
     base = f"routes.{name}"
     refs = [(f"{base}.deployments[{i}]", d) for i, d in enumerate(route.deployments)]
+    if route.tiering is not None:
+        for t, tier in enumerate(route.tiering.tiers):
+            refs += [(f"{base}.tiering.tiers[{t}].deployments[{i}]", d) for i, d in enumerate(tier.deployments)]
     refs += [(f"{base}.fallbacks[{i}]", d) for i, d in enumerate(route.fallbacks)]
     if route.context_window_fallback:
         refs.append((f"{base}.context_window_fallback", route.context_window_fallback))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from keel.cache.config import CacheConfig, CacheStoreConfig
 from keel.config.base import StrictModel
@@ -28,6 +28,7 @@ from keel.config.resilience import (
 )
 from keel.cost.prices import Price
 from keel.hot.config import Budget, HotStoreConfig, RateLimit
+from keel.routing.tiering.config import TieringConfig
 from keel.simulator.behaviour import SimulatedModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -110,8 +111,11 @@ class DeploymentConfig(StrictModel):
 class RouteConfig(StrictModel):
     """An AI feature: the model alias its clients send, served by one or more deployments."""
 
-    deployments: tuple[str, ...] = Field(min_length=1)
-    """The pool; ``strategy`` orders it for each request (``priority``: as written)."""
+    deployments: tuple[str, ...] = ()
+    """The pool; ``strategy`` orders it for each request (``priority``: as written). A tiered route
+    gives ``tiering`` instead, and its pool is the tier the request is sent to."""
+    tiering: TieringConfig | None = None
+    """Tiers cheapest first: simple requests are served by a cheap tier, failed cheap answers escalate."""
     strategy: Strategy = "priority"
     sticky: StickyConfig | None = None
     fallbacks: tuple[str, ...] = ()
@@ -128,6 +132,19 @@ class RouteConfig(StrictModel):
     description: str = ""
     log_bodies: bool = False
     """Store request and response bodies in the request log (off by default)."""
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> RouteConfig:
+        if self.tiering is None and not self.deployments:
+            raise ValueError("a route needs `deployments` (or `tiering` with its tiers)")
+        if self.tiering is not None and self.deployments:
+            raise ValueError("give either `deployments` or `tiering`, not both: each tier lists its own deployments")
+        return self
+
+    @property
+    def pool(self) -> tuple[str, ...]:
+        """The deployments a request goes to when no tier is chosen: the pool, or the strongest tier."""
+        return self.tiering.strongest.deployments if self.tiering is not None else self.deployments
 
 
 class RateLimits(StrictModel):

@@ -137,7 +137,7 @@ def _estimate_micros(config: RuntimeConfig, route: Route | None, prompt: int, co
     if route is None:
         return 0
     dearest = 0
-    for name in (*route.config.deployments, *route.config.fallbacks):
+    for name in (*route.config.pool, *route.config.fallbacks):
         dep = config.deployments[name]
         price = price_for(dep.provider, dep.model, dep.config.price)
         if price is not None:

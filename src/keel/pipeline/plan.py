@@ -42,7 +42,7 @@ def make_plan(
             reasons.append(why)
         return why is None
 
-    pool = [n for n in config.deployments if usable(n)]
+    pool = [n for n in config.pool if usable(n)]
     if (config.strategy == "priority" and sticky_key is None) or len(pool) < 2:
         ordered = pool  # nothing to weigh: skip building candidates on the hot path
     else:
