@@ -199,3 +199,12 @@ async def test_closed_still_books_the_spend_of_requests_already_admitted() -> No
     clock.advance(1.0)
     assert await store.counter_get("b") == (12, 10)  # the lapsed reservation is still held in the primary
     assert await store.flag_set("alert", 3600.0) is True
+
+
+@pytest.mark.parametrize("policy", ["open", "closed"])
+async def test_boards_stay_local_during_an_outage_under_either_policy(policy: str) -> None:
+    store = FailoverHotStore(RedisHotStore(UNREACHABLE, timeout_s=0.2), MemoryHotStore(), policy, LOG)  # type: ignore[arg-type]
+    await store.board_put("circuits", "d", "open:1", 60.0)
+    assert await store.board_read("circuits") == {"d": "open:1"}
+    assert not store.healthy
+    await store.aclose()

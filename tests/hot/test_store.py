@@ -183,3 +183,32 @@ async def test_settle_releases_the_newest_generation_first() -> None:
 
 def test_window_result_remaining_is_never_negative() -> None:
     assert WindowResult(False, 12, 10, 1.0).remaining == 0
+
+
+async def test_boards_keep_fields_per_board(store: HotStore) -> None:
+    assert await store.board_read("circuits") == {}
+    await store.board_put("circuits", "gpt-eu", "open:1000.5", 60.0)
+    await store.board_put("circuits", "gpt-us", "closed:1001.0", 60.0)
+    await store.board_put("circuits", "gpt-eu", "closed:1002.0", 60.0)
+    await store.board_put("control", "kill_switches", "v7", 60.0)
+    assert await store.board_read("circuits") == {"gpt-eu": "closed:1002.0", "gpt-us": "closed:1001.0"}
+    assert await store.board_read("control") == {"kill_switches": "v7"}
+
+
+async def test_a_board_expires_after_its_last_write() -> None:
+    clock = ManualClock()
+    store = MemoryHotStore(clock)
+    await store.board_put("b", "f", "1", 10.0)
+    clock.advance(9.0)
+    await store.board_put("b", "g", "2", 10.0)
+    clock.advance(9.0)
+    assert await store.board_read("b") == {"f": "1", "g": "2"}
+    clock.advance(1.0)
+    assert await store.board_read("b") == {}
+
+
+async def test_a_redis_board_expires_too(redis_stores: RedisStoreFactory) -> None:
+    store = redis_stores()
+    await store.board_put("b", "f", "1", 0.05)
+    await asyncio.sleep(0.2)
+    assert await store.board_read("b") == {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from keel.control.kill_signal import KillSignal, KillWatch
 from keel.control.kill_switches import KillBoard, new_switch
+from keel.hot.memory import MemoryHotStore
+from keel.services.control import AnnouncingStore
 from keel.store.sql import Database
 from keel.store.sql_kill_switches import SqlKillSwitchStore
 
@@ -39,3 +42,22 @@ async def test_board_applies_at_once_and_sees_other_writers_on_refresh(db: Datab
     assert board.lookup("provider", "openai") is not None
     assert await board.clear("key", "key_1", "ana", "rotated") == 1
     assert board.for_request("key_1") is None
+
+
+async def test_a_change_marker_in_the_hot_store_makes_other_boards_reload_at_once(db: Database) -> None:
+    hot = MemoryHotStore()
+    here = KillBoard(SqlKillSwitchStore(db), refresh_s=3600, signal=KillSignal(hot))
+    there = KillBoard(SqlKillSwitchStore(db), refresh_s=3600, signal=KillSignal(hot))
+    watch = KillWatch(KillSignal(hot), there.refresh)
+    await here.refresh()
+    await there.refresh()
+    assert not await watch.check()
+    await here.set(new_switch("route", "bot", "refuse", "bad answers", "ana"))
+    assert there.lookup("route", "bot") is None
+    assert await watch.check()
+    assert there.lookup("route", "bot") is not None
+    assert not await watch.check(), "an unchanged marker does not reload again"
+    # A writer outside any gateway (the CLI) announces its change the same way.
+    await AnnouncingStore(SqlKillSwitchStore(db), KillSignal(hot)).clear("route", "bot", "bo", "fixed", at=2e9)
+    assert await watch.check()
+    assert there.lookup("route", "bot") is None

@@ -3,7 +3,8 @@
 A switch says what happens instead: ``refuse`` (a 503 with the operator's message) or ``safe_mode``
 (the route's degraded path). Switches are durable records (who, why, when; and who cleared them);
 every process keeps the active ones in memory and reloads them every ``refresh_s``. A switch set
-through a process's own admin API applies there at once.
+through a process's own admin API applies there at once, and a change marker in the hot store (see
+``kill_signal.py``) makes every other process reload within a fraction of a second.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from keel.control.kill_signal import KillSignal, KillWatch
 from keel.core.refresher import Refresher
 
 log = logging.getLogger("keel.control")
@@ -73,16 +75,22 @@ def new_switch(
 class KillBoard:
     """The active switches, indexed for the request path: one dict lookup per check."""
 
-    def __init__(self, store: KillSwitchStore, refresh_s: float = 1.0) -> None:
+    def __init__(self, store: KillSwitchStore, refresh_s: float = 1.0, signal: KillSignal | None = None) -> None:
         self._store = store
+        self._signal = signal
+        self._watch = KillWatch(signal, self.refresh) if signal is not None else None
         self._active: dict[tuple[str, str], KillSwitch] = {}
         self._version = 0  # bumped by every set and clear through this board
         self._refresher = Refresher(self.refresh, refresh_s, "kill switches", log)
 
     async def start(self) -> None:
         await self._refresher.start()
+        if self._watch is not None:
+            await self._watch.start()
 
     async def aclose(self) -> None:
+        if self._watch is not None:
+            await self._watch.aclose()
         await self._refresher.aclose()
 
     async def refresh(self) -> None:
@@ -117,6 +125,8 @@ class KillBoard:
         self._version += 1
         self._active[(switch.scope, switch.target)] = switch
         log.warning("kill switch set: %s (%s)", switch.describe(), switch.action)
+        if self._signal is not None:
+            await self._signal.changed()
 
     async def clear(self, scope: Scope, target: str, actor: str, reason: str) -> int:
         target = "*" if scope == "global" else target
@@ -124,4 +134,6 @@ class KillBoard:
         self._version += 1
         if self._active.pop((scope, target), None) is not None or cleared:
             log.warning("kill switch cleared: %s %r by %s: %s", scope, target, actor, reason)
+        if self._signal is not None:
+            await self._signal.changed()
         return cleared

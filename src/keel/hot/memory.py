@@ -76,6 +76,7 @@ class MemoryHotStore:
         self._windows: dict[str, _Window] = {}
         self._counters: dict[str, _Counter] = {}
         self._flags: dict[str, float] = {}
+        self._boards: dict[str, tuple[dict[str, str], float]] = {}
         self._next_sweep = self._clock.monotonic() + _SWEEP_EVERY_S
 
     async def window_take(self, key: str, amount: int, limit: int, window_s: float, now: float) -> WindowResult:
@@ -156,6 +157,15 @@ class MemoryHotStore:
         self._flags[key] = now + ttl_s
         return True
 
+    async def board_put(self, board: str, field: str, value: str, ttl_s: float) -> None:
+        self._maybe_sweep()
+        fields = self._live_board(board)
+        fields[field] = value
+        self._boards[board] = (fields, self._clock.monotonic() + ttl_s)
+
+    async def board_read(self, board: str) -> dict[str, str]:
+        return dict(self._live_board(board))
+
     async def ping(self) -> None:
         return None
 
@@ -163,6 +173,13 @@ class MemoryHotStore:
         self._windows.clear()
         self._counters.clear()
         self._flags.clear()
+        self._boards.clear()
+
+    def _live_board(self, board: str) -> dict[str, str]:
+        entry = self._boards.get(board)
+        if entry is None or entry[1] <= self._clock.monotonic():
+            return {}
+        return entry[0]
 
     def seed_counter(self, key: str, committed: int, ttl_s: float) -> None:
         """Start a counter from a total known elsewhere (the shared store's, before it went away)."""
@@ -200,3 +217,5 @@ class MemoryHotStore:
             del self._counters[key]
         for key in [k for k, at in self._flags.items() if at <= now]:
             del self._flags[key]
+        for key in [k for k, (_, at) in self._boards.items() if at <= now]:
+            del self._boards[key]

@@ -33,9 +33,9 @@ from keel.hot.store import (
 )
 
 T = TypeVar("T")
-Kind = Literal["window", "counter", "flag"]
+Kind = Literal["window", "counter", "flag", "board"]
 
-_KIND_TAGS: dict[Kind, str] = {"window": "w", "counter": "c", "flag": "f"}
+_KIND_TAGS: dict[Kind, str] = {"window": "w", "counter": "c", "flag": "f", "board": "b"}
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OutOfMemoryError, ReadOnlyError, ClusterError, TryAgainError)
 # Server replies that mean "cannot serve right now" rather than "this command is wrong".
 _UNAVAILABLE_REPLIES = ("BUSY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS", "TRYAGAIN", "READONLY", "OOM")
@@ -112,6 +112,18 @@ class RedisHotStore:
         # SET NX is the atomic "set if not set"; exactly one caller gets a truthy reply.
         reply = await self._run(self._redis.set(self.redis_key("flag", key), "1", nx=True, px=_ms(ttl_s)))
         return bool(reply)
+
+    async def board_put(self, board: str, field: str, value: str, ttl_s: float) -> None:
+        key = self.redis_key("board", board)
+        # One transaction on one key: the field and the board's new expiry land together.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, field, value)
+            pipe.pexpire(key, _ms(ttl_s))
+            await self._run(pipe.execute())
+
+    async def board_read(self, board: str) -> dict[str, str]:
+        fields = await self._run(self._redis.hgetall(self.redis_key("board", board)))
+        return {str(name): str(value) for name, value in fields.items()}  # decode_responses: already str
 
     async def ping(self) -> None:
         await self._run(self._redis.ping())

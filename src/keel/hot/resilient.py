@@ -94,6 +94,19 @@ class FailoverHotStore:
         # When closed, "not set by this call": the commit that next finds the threshold reached claims it.
         return await self._route(lambda store: store.flag_set(key, ttl_s), when_closed=_constant(False))
 
+    async def board_put(self, board: str, field: str, value: str, ttl_s: float) -> None:
+        # Shared state is advisory (circuits, change markers): under either policy an outage keeps it local.
+        def put(store: HotStore) -> Awaitable[None]:
+            return store.board_put(board, field, value, ttl_s)
+
+        await self._route(put, when_closed=lambda: put(self.local))
+
+    async def board_read(self, board: str) -> dict[str, str]:
+        def read(store: HotStore) -> Awaitable[dict[str, str]]:
+            return store.board_read(board)
+
+        return await self._route(read, when_closed=lambda: read(self.local))
+
     async def ping(self) -> None:
         """Check the primary now (not waiting for the probe interval); raises only under the closed policy."""
         self._next_probe = 0.0

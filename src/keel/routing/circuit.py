@@ -104,23 +104,45 @@ def _rate_exceeded(buckets: tuple[tuple[int, int, int], ...], config: CircuitCon
     return calls >= config.min_requests and failures / calls >= config.error_rate
 
 
+Transition = Callable[[str, Phase], None]
+
+
 class CircuitBreakers:
     """The circuit states of this process's deployments, keyed by deployment name.
 
-    Configs are looked up on every call so that a reloaded config takes effect at once.
+    Configs are looked up on every call so that a reloaded config takes effect at once. ``on_transition``
+    hears every circuit that opens or closes here (not the ones adopted from other replicas).
     """
 
     def __init__(self, configs: Callable[[str], CircuitConfig], clock: Clock) -> None:
         self._configs = configs
         self._clock = clock
         self._states: dict[str, CircuitState] = {}
+        self.on_transition: Transition | None = None
+
+    def config(self, name: str) -> CircuitConfig:
+        return self._configs(name)
 
     def allow(self, name: str) -> bool:
         admitted, self._states[name] = allow(self.state(name), self._configs(name), self._clock.monotonic())
         return admitted
 
     def record(self, name: str, ok: bool) -> None:
-        self._states[name] = record(self.state(name), self._configs(name), ok, self._clock.monotonic())
+        before = self.state(name)
+        after = record(before, self._configs(name), ok, self._clock.monotonic())
+        self._states[name] = after
+        if after.phase != before.phase and self.on_transition is not None and after.phase != "half_open":
+            self.on_transition(name, after.phase)
+
+    def adopt_open(self, name: str, opened_at: float) -> None:
+        """Open a circuit another replica opened at ``opened_at`` (this clock's monotonic time)."""
+        if self.state(name).phase == "closed":
+            self._states[name] = _opened(opened_at)
+
+    def adopt_closed(self, name: str) -> None:
+        """Close a circuit because another replica's probe found the deployment healthy again."""
+        if self.state(name).phase != "closed":
+            self._states[name] = CircuitState()
 
     def release_probe(self, name: str) -> None:
         self._states[name] = release_probe(self.state(name))

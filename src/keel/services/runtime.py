@@ -27,6 +27,7 @@ from keel.config.errors import ConfigError
 from keel.config.loader import load_runtime_config
 from keel.config.runtime import RuntimeConfig
 from keel.control.admission import Admission
+from keel.control.kill_signal import KillSignal
 from keel.control.kill_switches import KillBoard
 from keel.core.clock import SystemClock
 from keel.core.ids import RequestIds
@@ -42,6 +43,7 @@ from keel.providers.base import Provider
 from keel.providers.factory import build_providers
 from keel.providers.http import new_client_session
 from keel.routing.health import Health
+from keel.routing.shared_circuits import CircuitSync
 from keel.store.log_writer import RequestLogWriter
 from keel.store.spool import Spool
 from keel.store.sql import Database, open_database
@@ -103,7 +105,12 @@ class Runtime:
         data_dir = Path(storage.data_dir)
         self.db = await open_database(storage.database_url)
         self.session = new_client_session()
-        self.kill_board = KillBoard(SqlKillSwitchStore(self.db), refresh_s=config.raw.server.kill_switch_refresh_s)
+        self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
+        self.kill_board = KillBoard(
+            SqlKillSwitchStore(self.db),
+            refresh_s=config.raw.server.kill_switch_refresh_s,
+            signal=KillSignal(self.hot_store),
+        )
         await self.kill_board.start()
         self.keyring = KeyRing(
             SqlKeyStore(self.db),
@@ -125,7 +132,8 @@ class Runtime:
         self.metrics.watch_log_writer(lambda: w.pending, lambda: w.spooled, lambda: w.written)
         clock = SystemClock()
         self.health = Health(lambda: self.snapshot.config.deployments, clock)
-        self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
+        self.circuit_sync = CircuitSync(self.health.breakers, self.hot_store, clock)
+        self.circuit_sync.start()
         self.limiter = RateLimiter(self.hot_store, clock)
         self.ledger = BudgetLedger(self.hot_store, clock)
         self.cache = build_cache(config.raw.cache_store, clock)
@@ -142,6 +150,7 @@ class Runtime:
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self.keyring.aclose()
         await self.kill_board.aclose()
+        await self.circuit_sync.aclose()
         await self.log_writer.aclose()
         await self.alerts.aclose()
         await self.hot_store.aclose()
