@@ -128,6 +128,21 @@ async def test_a_refusal_releases_the_other_budgets_holds(store: HotStore) -> No
     assert await store.counter_get(counter_key(tight, period)) == (0, 0)
 
 
+async def test_the_first_refusal_in_a_period_carries_the_exhausted_alert(store: HotStore) -> None:
+    clock = ManualClock(wall=at("2026-11-25T12:00:00"))
+    ledger, other = BudgetLedger(store, clock), BudgetLedger(store, clock)
+    b = budget(limit_usd=1.0)
+    await ledger.commit(await ledger.reserve([b], USD), USD)
+    with pytest.raises(BudgetExceeded) as first:
+        await ledger.reserve([b], 1)
+    exhausted = first.value.exhausted
+    assert exhausted is not None and (exhausted.spent_micros, exhausted.limit_micros) == (USD, USD)
+    for refuser in (ledger, other):  # later refusals, on any replica, do not alert again
+        with pytest.raises(BudgetExceeded) as later:
+            await refuser.reserve([b], 1)
+        assert later.value.exhausted is None
+
+
 async def test_alert_crossings_are_reported_once_each(store: HotStore) -> None:
     clock = ManualClock(wall=at("2026-11-25T12:00:00"))
     ledger = BudgetLedger(store, clock)

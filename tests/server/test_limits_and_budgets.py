@@ -101,8 +101,14 @@ def test_budget_alerts_then_hard_stop(gateway: tuple[str, list[dict[str, object]
     assert "budget 'tiny'" in stopped.value.message
     assert 2 <= spent <= 5
     deadline = time.monotonic() + 5
-    while len(received) < 2 and time.monotonic() < deadline:
+    while len(received) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    thresholds = sorted(float(str(alert["threshold"])) for alert in received)
-    assert thresholds == [0.5, 0.8]
-    assert all(alert["kind"] == "budget_threshold" and alert["budget"] == "tiny" for alert in received)
+    crossed = [alert for alert in received if alert["kind"] == "budget_threshold"]
+    assert sorted(float(str(alert["threshold"])) for alert in crossed) == [0.5, 0.8]
+    exhausted = [alert for alert in received if alert["kind"] == "budget_exhausted"]
+    assert len(exhausted) == 1 and "now refuses requests" in str(exhausted[0]["text"])
+    assert all(alert["budget"] == "tiny" for alert in received)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="bot", messages=HELLO, max_tokens=10)  # type: ignore[arg-type]
+    time.sleep(0.2)
+    assert len([alert for alert in received if alert["kind"] == "budget_exhausted"]) == 1, "once per period"

@@ -36,6 +36,9 @@ class BudgetExceeded(RateLimited):
     retryable = False
     failover = False
 
+    exhausted: AlertCrossing | None = None
+    """Set on the first refusal of a budget in its period (across replicas): the "exhausted" alert to send."""
+
 
 @dataclass(frozen=True, slots=True)
 class Hold:
@@ -143,7 +146,13 @@ class BudgetLedger:
         )
         if reserved:
             message += f", {format_usd(reserved)} held by requests in flight"
-        return BudgetExceeded(message, retry_after_s=max(1.0, hold.period.ends_at - now))
+        error = BudgetExceeded(message, retry_after_s=max(1.0, hold.period.ends_at - now))
+        # One "exhausted" alert per budget and period, whichever replica refuses first.
+        flag = f"{hold.counter_key}:exhausted"
+        if flag not in self._known_flags and await self._store.flag_set(flag, self._ttl(hold.period, now)):
+            error.exhausted = AlertCrossing(budget, hold.period.key, 1.0, committed, budget.limit_micros)
+        self._known_flags.add(flag)
+        return error
 
     def _ttl(self, period: Period, now: float) -> float:
         return max(60.0, period.ends_at - now + self._grace_s)

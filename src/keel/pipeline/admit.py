@@ -15,8 +15,8 @@ from keel.core.context import Reply, RequestContext
 from keel.cost.compute import cost_of
 from keel.cost.estimate import estimate_request_tokens
 from keel.cost.prices import price_for
-from keel.hot.budgets import BudgetLedger, Reservation, budgets_for, format_usd
-from keel.hot.config import RateLimit
+from keel.hot.budgets import BudgetExceeded, BudgetLedger, Reservation, budgets_for, format_usd
+from keel.hot.config import Budget, RateLimit
 from keel.hot.limits import RateLimiter
 from keel.monitor.alerts import WebhookNotifier
 from keel.pipeline.chain import Handler
@@ -54,7 +54,7 @@ class AdmitWithinLimits:
         reservation: Reservation | None = None
         try:
             if budgets:
-                reservation = await self._ledger.reserve(budgets, _estimate_micros(config, route, prompt, completion))
+                reservation = await self._reserve(budgets, _estimate_micros(config, route, prompt, completion))
             reply = await call_next(ctx)
         except BaseException:
             await self._settle(ctx, scopes, prompt + completion, reservation)
@@ -65,6 +65,23 @@ class AdmitWithinLimits:
         else:
             reply.stream = self._settle_after(ctx, reply.stream, scopes, prompt + completion, reservation)
         return reply
+
+    async def _reserve(self, budgets: Sequence[Budget], estimate_micros: int) -> Reservation:
+        try:
+            return await self._ledger.reserve(budgets, estimate_micros)
+        except BudgetExceeded as refused:
+            if refused.exhausted is not None:
+                hit = refused.exhausted
+                self._alerts.notify(
+                    "budget_exhausted",
+                    f"budget {hit.budget.name!r} ({hit.budget.describe()}) is exhausted and now refuses requests: "
+                    f"{format_usd(hit.spent_micros)} of {format_usd(hit.limit_micros)} spent",
+                    budget=hit.budget.name,
+                    period=hit.period,
+                    spent_usd=hit.spent_micros / 1_000_000,
+                    limit_usd=hit.limit_micros / 1_000_000,
+                )
+            raise
 
     async def _settle_after(
         self,
