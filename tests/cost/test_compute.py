@@ -30,7 +30,6 @@ def test_cached_prompt_tokens_are_billed_at_the_cached_rate() -> None:
     )
     assert cost.usd == 0.007
     assert cost.usd_decimal == Decimal("0.007")
-    assert cost.micros == 7000
 
 
 def test_without_a_cached_rate_cached_tokens_cost_the_input_rate() -> None:
@@ -65,12 +64,6 @@ def test_each_component_is_rounded_half_to_even_once() -> None:
     assert component_nanos(5, 0.0005) == 2  # 2.5 → 2
     cost = cost_of(tiny, usage(1, 1), 0, 0)
     assert (cost.prompt_nanos, cost.completion_nanos, cost.total_nanos) == (0, 2, 2)
-
-
-def test_micros_round_half_to_even() -> None:
-    assert Cost(1500, 0, 0, 1500, False).micros == 2
-    assert Cost(2500, 0, 0, 2500, False).micros == 2
-    assert Cost(2501, 0, 0, 2501, False).micros == 3
 
 
 def test_decimal_prices_are_taken_as_written_not_as_binary_floats() -> None:

@@ -15,7 +15,7 @@ from keel.hot.store import HotStore
 from tests.clocks import ManualClock
 from tests.hot.conftest import RedisStoreFactory
 
-USD = 1_000_000
+USD = 1_000_000_000  # budgets count nano-dollars
 
 
 def at(iso: str) -> float:
@@ -79,9 +79,9 @@ async def test_hard_stop_refuses_and_names_the_budget(store: HotStore) -> None:
     clock = ManualClock(wall=at("2026-11-25T12:00:00"))
     ledger = BudgetLedger(store, clock)
     b = budget()
-    await ledger.commit(await ledger.reserve([b], 49 * USD), 49_990_000)
+    await ledger.commit(await ledger.reserve([b], 49 * USD), 49_990_000_000)
     with pytest.raises(BudgetExceeded) as caught:
-        await ledger.reserve([b], 20_000)
+        await ledger.reserve([b], 20_000_000)
     error = caught.value
     assert error.message == "budget 'support-monthly' (team support, month) is exhausted: $49.99 of $50.00 spent"
     assert error.status == 429
@@ -89,7 +89,7 @@ async def test_hard_stop_refuses_and_names_the_budget(store: HotStore) -> None:
     assert error.code == "insufficient_quota"
     assert not error.retryable and not error.failover
     assert error.headers["retry-after"] == str(round(at("2026-12-01T00:00:00") - clock.now()))
-    assert (await ledger.reserve([b], 10_000)).holds[0].reserved == 10_000  # what is left still fits
+    assert (await ledger.reserve([b], 10_000_000)).holds[0].reserved == 10_000_000  # what is left still fits
 
 
 async def test_the_message_mentions_money_held_by_requests_in_flight() -> None:
@@ -136,7 +136,7 @@ async def test_the_first_refusal_in_a_period_carries_the_exhausted_alert(store: 
     with pytest.raises(BudgetExceeded) as first:
         await ledger.reserve([b], 1)
     exhausted = first.value.exhausted
-    assert exhausted is not None and (exhausted.spent_micros, exhausted.limit_micros) == (USD, USD)
+    assert exhausted is not None and (exhausted.spent_nanos, exhausted.limit_nanos) == (USD, USD)
     for refuser in (ledger, other):  # later refusals, on any replica, do not alert again
         with pytest.raises(BudgetExceeded) as later:
             await refuser.reserve([b], 1)
@@ -148,18 +148,18 @@ async def test_alert_crossings_are_reported_once_each(store: HotStore) -> None:
     ledger = BudgetLedger(store, clock)
     b = budget(limit_usd=10.0, alert_at=(0.5, 0.8, 1.0))
     assert await ledger.commit(await ledger.reserve([b], USD), 4 * USD) == []
-    crossed = await ledger.commit(await ledger.reserve([b], USD), 4_500_000)  # to $8.50: 50% and 80%
-    assert [(c.threshold, c.spent_micros, c.limit_micros, c.period) for c in crossed] == [
-        (0.5, 8_500_000, 10 * USD, "month:2026-11"),
-        (0.8, 8_500_000, 10 * USD, "month:2026-11"),
+    crossed = await ledger.commit(await ledger.reserve([b], USD), 4_500_000_000)  # to $8.50: 50% and 80%
+    assert [(c.threshold, c.spent_nanos, c.limit_nanos, c.period) for c in crossed] == [
+        (0.5, 8_500_000_000, 10 * USD, "month:2026-11"),
+        (0.8, 8_500_000_000, 10 * USD, "month:2026-11"),
     ]
     assert crossed[0].budget == b
-    assert await ledger.commit(await ledger.reserve([b], 10_000), 10_000) == []
+    assert await ledger.commit(await ledger.reserve([b], 10_000_000), 10_000_000) == []
     # A second ledger (another replica on the same store) does not report them again.
     other = BudgetLedger(store, clock)
-    assert await other.commit(await other.reserve([b], 10_000), 10_000) == []
-    crossed = await other.commit(await other.reserve([b], USD), 1_500_000)  # costlier than estimated
-    assert [(c.threshold, c.spent_micros) for c in crossed] == [(1.0, 10_020_000)]
+    assert await other.commit(await other.reserve([b], 10_000_000), 10_000_000) == []
+    crossed = await other.commit(await other.reserve([b], USD), 1_500_000_000)  # costlier than estimated
+    assert [(c.threshold, c.spent_nanos) for c in crossed] == [(1.0, 10_020_000_000)]
     clock.advance(86_400.0 * 6)  # December: a new period alerts afresh
     assert [c.threshold for c in await ledger.commit(await ledger.reserve([b], USD), 6 * USD)] == [0.5]
 
@@ -168,7 +168,7 @@ async def test_alert_at_exactly_the_threshold(store: HotStore) -> None:
     clock = ManualClock(wall=at("2026-11-25T12:00:00"))
     ledger = BudgetLedger(store, clock)
     b = budget(limit_usd=1.0, alert_at=(0.57,), hard_stop=False)
-    assert await ledger.commit(await ledger.reserve([b], 1), 569_999) == []
+    assert await ledger.commit(await ledger.reserve([b], 1), 569_999_999) == []
     assert [c.threshold for c in await ledger.commit(await ledger.reserve([b], 1), 1)] == [0.57]
 
 
@@ -199,7 +199,7 @@ def test_budgets_apply_by_scope_and_target() -> None:
 
 
 def test_money_is_shown_in_whole_cents_rounded_down() -> None:
-    assert format_usd(49_999_999) == "$49.99"
-    assert format_usd(50_000_000) == "$50.00"
-    assert format_usd(1_234_567_890_000) == "$1,234,567.89"
+    assert format_usd(49_999_999_999) == "$49.99"
+    assert format_usd(50_000_000_000) == "$50.00"
+    assert format_usd(1_234_567_890_000_000) == "$1,234,567.89"
     assert format_usd(0) == "$0.00"

@@ -58,9 +58,9 @@ def test_budget_from_yaml_shaped_json() -> None:
         '{"name": "support-monthly", "scope": "team", "target": "support", "period": "month",'
         ' "limit_usd": 50, "alert_at": [0.5, 0.9], "hard_stop": false}'
     )
-    assert budget.alert_at == (0.5, 0.9) and budget.limit_micros == 50_000_000 and not budget.hard_stop
+    assert budget.alert_at == (0.5, 0.9) and budget.limit_nanos == 50_000_000_000 and not budget.hard_stop
     assert budget.describe() == "team support, month"
-    assert Budget(name="all", scope="global", period="day", limit_usd=0.05).limit_micros == 50_000
+    assert Budget(name="all", scope="global", period="day", limit_usd=0.05).limit_nanos == 50_000_000
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_budget_from_yaml_shaped_json() -> None:
         ({"alert_at": (0.0,)}, "positive"),
         ({"period": "year"}, "period"),
         ({"name": "has space"}, "name"),
-        ({"limit_usd": 1e-9}, "micro-dollar"),
+        ({"limit_usd": 1e-10}, "nano-dollar"),
     ],
 )
 def test_bad_budgets_are_refused(fields: dict[str, object], problem: str) -> None:

@@ -72,7 +72,7 @@ async def run_budget_traffic(stores: list[HotStore], budget: Budget, max_overrun
 
     async def worker(ledger: BudgetLedger) -> None:
         for _ in range(30):
-            estimate = rng.randint(5_000, 20_000)
+            estimate = rng.randint(5_000_000, 20_000_000)
             try:
                 reservation = await ledger.reserve([budget], estimate)
             except BudgetExceeded:
@@ -90,16 +90,17 @@ async def test_budgets_never_pass_the_limit_when_estimates_hold(redis_stores: Re
     budget = Budget(name="shared", scope="global", period="day", limit_usd=1.0)
     spent, total = await run_budget_traffic(replicas(redis_stores), budget, max_overrun=0, seed=1)
     assert spent == total
-    assert 900_000 <= spent <= budget.limit_micros
+    assert 900_000_000 <= spent <= budget.limit_nanos
 
 
 async def test_budget_overshoot_is_bounded_by_the_overruns_in_flight(redis_stores: RedisStoreFactory) -> None:
     # Documented bound: limit + sum over concurrently reserved requests of (actual - estimate). With 15
-    # workers each holding at most one reservation and overrunning by at most 2_000, that is 30_000.
+    # workers each holding at most one reservation and overrunning by at most 2_000_000 nano-dollars,
+    # that is 30_000_000.
     budget = Budget(name="shared", scope="global", period="day", limit_usd=1.0)
-    spent, total = await run_budget_traffic(replicas(redis_stores), budget, max_overrun=2_000, seed=2)
+    spent, total = await run_budget_traffic(replicas(redis_stores), budget, max_overrun=2_000_000, seed=2)
     assert spent == total
-    assert spent <= budget.limit_micros + REPLICAS * 5 * 2_000
+    assert spent <= budget.limit_nanos + REPLICAS * 5 * 2_000_000
 
 
 async def test_each_alert_fires_once_across_replicas(redis_stores: RedisStoreFactory) -> None:
@@ -109,7 +110,7 @@ async def test_each_alert_fires_once_across_replicas(redis_stores: RedisStoreFac
     budget = Budget(name="alerts", scope="team", target="support", period="week", limit_usd=1.0, hard_stop=False)
 
     async def spend(ledger: BudgetLedger) -> list[AlertCrossing]:
-        return await ledger.commit(await ledger.reserve([budget], 5_000), 5_000)
+        return await ledger.commit(await ledger.reserve([budget], 5_000_000), 5_000_000)
 
     crossings = await asyncio.gather(*(spend(ledgers[i % REPLICAS]) for i in range(300)))
     fired = Counter(c.threshold for batch in crossings for c in batch)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from keel.cost.money import NANOS_PER_MICRO, NANOS_PER_USD, decimal_of, nanos_to_usd, round_half_even
+from keel.cost.money import NANOS_PER_USD, decimal_of, nanos_to_usd, round_half_even
 from keel.cost.prices import Price
 
 # USD per million tokens is nano-dollars per thousand tokens: tokens * price * 1000 is nano-dollars.
@@ -45,11 +45,6 @@ class Cost:
     def usd_decimal(self) -> Decimal:
         """The total as an exact decimal amount of dollars."""
         return nanos_to_usd(self.total_nanos)
-
-    @property
-    def micros(self) -> int:
-        """The total in whole micro-dollars (10⁻⁶ USD), rounded half to even."""
-        return round_half_even(Decimal(self.total_nanos) / NANOS_PER_MICRO)
 
 
 def component_nanos(tokens: int, usd_per_mtok: float) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 NANOS_PER_USD = 1_000_000_000
-NANOS_PER_MICRO = 1_000
 _ONE = Decimal(1)
 
 

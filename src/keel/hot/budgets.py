@@ -51,7 +51,7 @@ class Hold:
 @dataclass(frozen=True, slots=True)
 class Reservation:
     holds: tuple[Hold, ...]
-    estimate_micros: int
+    estimate_nanos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +59,8 @@ class AlertCrossing:
     budget: Budget
     period: str
     threshold: float
-    spent_micros: int
-    limit_micros: int
+    spent_nanos: int
+    limit_nanos: int
 
 
 class BudgetLedger:
@@ -71,19 +71,19 @@ class BudgetLedger:
         # Alert flags this process has seen set: no store round trip for them again this period.
         self._known_flags: set[str] = set()
 
-    async def reserve(self, budgets: Sequence[Budget], estimate_micros: int) -> Reservation:
+    async def reserve(self, budgets: Sequence[Budget], estimate_nanos: int) -> Reservation:
         """Hold the estimate on every hard-stop budget, or on none; raises ``BudgetExceeded``."""
         now = self._clock.now()
         holds: list[Hold] = []
         for budget in budgets:
             period = period_at(budget.period, now)
             # A request always costs something: a spent budget refuses even a zero estimate.
-            amount = max(1, estimate_micros) if budget.hard_stop else 0
+            amount = max(1, estimate_nanos) if budget.hard_stop else 0
             holds.append(Hold(budget, counter_key(budget, period), period, amount))
         hard = [hold for hold in holds if hold.reserved > 0]
         outcomes = await asyncio.gather(
             *(
-                self._store.counter_reserve(h.counter_key, h.reserved, h.budget.limit_micros, self._ttl(h.period, now))
+                self._store.counter_reserve(h.counter_key, h.reserved, h.budget.limit_nanos, self._ttl(h.period, now))
                 for h in hard
             ),
             return_exceptions=True,
@@ -92,7 +92,7 @@ class BudgetLedger:
         failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
         refused = [h for h, o in zip(hard, outcomes, strict=True) if isinstance(o, tuple) and not o[0]]
         if failure is None and not refused:
-            return Reservation(tuple(holds), estimate_micros)
+            return Reservation(tuple(holds), estimate_nanos)
         await asyncio.gather(
             *(self._store.counter_settle(h.counter_key, h.reserved, 0, self._ttl(h.period, now)) for h in held)
         )
@@ -100,10 +100,10 @@ class BudgetLedger:
             raise failure
         raise await self._exhausted(refused[0], now)
 
-    async def commit(self, reservation: Reservation, actual_micros: int) -> list[AlertCrossing]:
+    async def commit(self, reservation: Reservation, actual_nanos: int) -> list[AlertCrossing]:
         """Release the reservation, commit the actual cost; the alert thresholds this commit crossed first."""
         now = self._clock.now()
-        actual = max(0, actual_micros)
+        actual = max(0, actual_nanos)
         totals = await asyncio.gather(
             *(
                 self._store.counter_settle(h.counter_key, h.reserved, actual, self._ttl(h.period, now))
@@ -124,7 +124,7 @@ class BudgetLedger:
         budget = hold.budget
         crossings: list[AlertCrossing] = []
         for threshold in budget.alert_at:
-            if committed < threshold_micros(budget, threshold):
+            if committed < threshold_nanos(budget, threshold):
                 break  # alert_at is increasing
             flag = f"{hold.counter_key}:alert:{threshold!r}"
             if flag in self._known_flags:
@@ -134,7 +134,7 @@ class BudgetLedger:
                 self._known_flags.clear()
             self._known_flags.add(flag)
             if won:
-                crossings.append(AlertCrossing(budget, hold.period.key, threshold, committed, budget.limit_micros))
+                crossings.append(AlertCrossing(budget, hold.period.key, threshold, committed, budget.limit_nanos))
         return crossings
 
     async def _exhausted(self, hold: Hold, now: float) -> BudgetExceeded:
@@ -142,7 +142,7 @@ class BudgetLedger:
         budget = hold.budget
         message = (
             f"budget '{budget.name}' ({budget.describe()}) is exhausted: "
-            f"{format_usd(committed)} of {format_usd(budget.limit_micros)} spent"
+            f"{format_usd(committed)} of {format_usd(budget.limit_nanos)} spent"
         )
         if reserved:
             message += f", {format_usd(reserved)} held by requests in flight"
@@ -150,7 +150,7 @@ class BudgetLedger:
         # One "exhausted" alert per budget and period, whichever replica refuses first.
         flag = f"{hold.counter_key}:exhausted"
         if flag not in self._known_flags and await self._store.flag_set(flag, self._ttl(hold.period, now)):
-            error.exhausted = AlertCrossing(budget, hold.period.key, 1.0, committed, budget.limit_micros)
+            error.exhausted = AlertCrossing(budget, hold.period.key, 1.0, committed, budget.limit_nanos)
         self._known_flags.add(flag)
         return error
 
@@ -162,14 +162,14 @@ def counter_key(budget: Budget, period: Period) -> str:
     return f"budget:{budget.name}:{period.key}"
 
 
-def threshold_micros(budget: Budget, fraction: float) -> int:
-    # Fractions are binary floats (0.57 * 100 is 56.99999999999999): round to the nearest micro-dollar first.
-    return max(1, round(fraction * budget.limit_micros))
+def threshold_nanos(budget: Budget, fraction: float) -> int:
+    # Fractions are binary floats (0.57 * 100 is 56.99999999999999): round to the nearest nano-dollar first.
+    return max(1, round(fraction * budget.limit_nanos))
 
 
-def format_usd(micros: int) -> str:
+def format_usd(nanos: int) -> str:
     """Whole cents, rounded down: $49.999 is shown as $49.99, never as the limit itself."""
-    cents = micros // 10_000
+    cents = nanos // 10_000_000
     return f"${cents // 100:,}.{cents % 100:02d}"
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from keel.config.base import StrictModel
+from keel.cost.money import usd_to_nanos
 from keel.hot.memory import MemoryHotStore
 from keel.hot.redis_store import RedisHotStore
 from keel.hot.resilient import FailoverHotStore
@@ -16,8 +17,6 @@ from keel.hot.store import HotStore
 
 BudgetPeriod = Literal["day", "week", "month"]
 BudgetScope = Literal["key", "team", "route", "global"]
-
-MICROS_PER_USD = 1_000_000
 
 
 class HotStoreConfig(StrictModel):
@@ -40,7 +39,9 @@ class Budget(StrictModel):
     target: str | None = Field(default=None, min_length=1)
     """What the budget covers: the key id, team or route name; ``None`` for the global budget."""
     period: BudgetPeriod
-    limit_usd: float = Field(gt=0)
+    limit_usd: float = Field(gt=0, le=9_000_000)
+    """Counted in whole nano-dollars, like the request log, so budget and spend agree exactly (up to $9M a
+    period, the range in which every nano-dollar is exact in Redis scripts' numbers)."""
     alert_at: tuple[float, ...] = (0.5, 0.8, 1.0)
     """Fractions of the limit at which an alert fires, once per period each."""
     hard_stop: bool = True
@@ -54,13 +55,13 @@ class Budget(StrictModel):
             raise ValueError("alert_at fractions must be positive")
         if list(self.alert_at) != sorted(set(self.alert_at)):
             raise ValueError("alert_at fractions must be increasing, without repeats")
-        if self.limit_micros < 1:
-            raise ValueError("limit_usd must be at least one micro-dollar")
+        if self.limit_nanos < 1:
+            raise ValueError("limit_usd must be at least one nano-dollar")
         return self
 
     @property
-    def limit_micros(self) -> int:
-        return round(self.limit_usd * MICROS_PER_USD)
+    def limit_nanos(self) -> int:
+        return usd_to_nanos(self.limit_usd)
 
     def describe(self) -> str:
         """``team support, month`` — for messages."""

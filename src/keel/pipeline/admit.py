@@ -14,6 +14,7 @@ from keel.config.runtime import Route, RuntimeConfig
 from keel.core.context import Reply, RequestContext
 from keel.cost.compute import cost_of
 from keel.cost.estimate import estimate_request_tokens
+from keel.cost.money import NANOS_PER_USD, usd_to_nanos
 from keel.cost.prices import price_for
 from keel.hot.budgets import BudgetExceeded, BudgetLedger, Reservation, budgets_for, format_usd
 from keel.hot.config import Budget, RateLimit
@@ -54,7 +55,7 @@ class AdmitWithinLimits:
         reservation: Reservation | None = None
         try:
             if budgets:
-                reservation = await self._reserve(budgets, _estimate_micros(config, route, prompt, completion))
+                reservation = await self._reserve(budgets, _estimate_nanos(config, route, prompt, completion))
             reply = await call_next(ctx)
         except BaseException:
             await self._settle(ctx, scopes, prompt + completion, reservation)
@@ -66,20 +67,20 @@ class AdmitWithinLimits:
             reply.stream = self._settle_after(ctx, reply.stream, scopes, prompt + completion, reservation)
         return reply
 
-    async def _reserve(self, budgets: Sequence[Budget], estimate_micros: int) -> Reservation:
+    async def _reserve(self, budgets: Sequence[Budget], estimate_nanos: int) -> Reservation:
         try:
-            return await self._ledger.reserve(budgets, estimate_micros)
+            return await self._ledger.reserve(budgets, estimate_nanos)
         except BudgetExceeded as refused:
             if refused.exhausted is not None:
                 hit = refused.exhausted
                 self._alerts.notify(
                     "budget_exhausted",
                     f"budget {hit.budget.name!r} ({hit.budget.describe()}) is exhausted and now refuses requests: "
-                    f"{format_usd(hit.spent_micros)} of {format_usd(hit.limit_micros)} spent",
+                    f"{format_usd(hit.spent_nanos)} of {format_usd(hit.limit_nanos)} spent",
                     budget=hit.budget.name,
                     period=hit.period,
-                    spent_usd=hit.spent_micros / 1_000_000,
-                    limit_usd=hit.limit_micros / 1_000_000,
+                    spent_usd=hit.spent_nanos / NANOS_PER_USD,
+                    limit_usd=hit.limit_nanos / NANOS_PER_USD,
                 )
             raise
 
@@ -111,18 +112,19 @@ class AdmitWithinLimits:
         if reservation is None:
             return
         ensure_cost(ctx)
-        micros = round(ctx.cost_usd * 1_000_000) if ctx.cost_usd is not None else 0
-        for crossing in await self._ledger.commit(reservation, micros):
+        # The same nano-dollars the request log stores: budgets and spend reports agree exactly.
+        nanos = usd_to_nanos(ctx.cost_usd) if ctx.cost_usd is not None else 0
+        for crossing in await self._ledger.commit(reservation, nanos):
             budget = crossing.budget
             self._alerts.notify(
                 "budget_threshold",
                 f"budget {budget.name!r} ({budget.describe()}) passed {crossing.threshold:.0%}: "
-                f"{format_usd(crossing.spent_micros)} of {format_usd(crossing.limit_micros)} spent",
+                f"{format_usd(crossing.spent_nanos)} of {format_usd(crossing.limit_nanos)} spent",
                 budget=budget.name,
                 period=crossing.period,
                 threshold=crossing.threshold,
-                spent_usd=crossing.spent_micros / 1_000_000,
-                limit_usd=crossing.limit_micros / 1_000_000,
+                spent_usd=crossing.spent_nanos / NANOS_PER_USD,
+                limit_usd=crossing.limit_nanos / NANOS_PER_USD,
             )
 
 
@@ -149,7 +151,7 @@ def _completion_limit(ctx: RequestContext) -> int:
     return limit if isinstance(limit, int) else DEFAULT_COMPLETION_TOKENS
 
 
-def _estimate_micros(config: RuntimeConfig, route: Route | None, prompt: int, completion: int) -> int:
+def _estimate_nanos(config: RuntimeConfig, route: Route | None, prompt: int, completion: int) -> int:
     """The most this request is likely to cost: the dearest deployment its route may use."""
     if route is None:
         return 0
@@ -158,5 +160,5 @@ def _estimate_micros(config: RuntimeConfig, route: Route | None, prompt: int, co
         dep = config.deployments[name]
         price = price_for(dep.provider, dep.model, dep.config.price)
         if price is not None:
-            dearest = max(dearest, cost_of(price, None, prompt, completion).micros)
+            dearest = max(dearest, cost_of(price, None, prompt, completion).total_nanos)
     return dearest
