@@ -9,6 +9,7 @@ import typer
 
 from keel import __version__
 from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, out, run
+from keel.cli.cost import cost_app
 from keel.cli.kill import kill_app, unkill_app
 from keel.cli.spend import spend_command
 from keel.server.admin import key_json
@@ -21,6 +22,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(kill_app, name="kill")
 app.add_typer(unkill_app, name="unkill")
+app.add_typer(cost_app, name="cost")
 app.command("spend")(spend_command)
 
 

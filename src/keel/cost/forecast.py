@@ -105,7 +105,8 @@ def window_cost(
     route: str | None, slices: Sequence[CostSlice], facts: RouteFacts, scenario: Scenario
 ) -> tuple[Fraction, list[str]]:
     """One route's cost over the window under ``scenario`` in nano-dollars, with notes on what it left as is."""
-    label, notes = route_label(route), []
+    label = route_label(route)
+    notes: list[str] = []
     hits = sum(s.requests for s in slices if s.cache_hit)
     hit_cost = Fraction(sum(s.cost_nanos for s in slices if s.cache_hit))
     others = [s for s in slices if not s.cache_hit]

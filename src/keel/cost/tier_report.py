@@ -62,6 +62,15 @@ def tiered_routes(config: RuntimeConfig, only: str | None) -> list[Route]:
     return [route]
 
 
+# The request log joins the reasons of a request that escalated more than once, lowest tier first.
+_REASON_SEPARATOR = "; "
+
+
+def escalation_reasons(escalation: str | None) -> list[str]:
+    """Each step of a logged escalation: ``cheap: refusal; mid: empty`` is two."""
+    return [] if escalation is None else [reason for reason in escalation.split(_REASON_SEPARATOR) if reason]
+
+
 @dataclass(frozen=True, slots=True)
 class TierLine:
     """The requests one tier served; ``tier`` None for those no tier answered (cache hits, early failures)."""
@@ -73,11 +82,16 @@ class TierLine:
 
 @dataclass(frozen=True, slots=True)
 class TierReport:
+    """One tiered route over a window of the request log."""
+
     route: str
     lines: tuple[TierLine, ...]
     """The configured tiers cheapest first, then tiers the config no longer names, then no tier."""
+    escalated: int
+    """Requests a lower tier's answer was not served for."""
     escalations: tuple[tuple[str, int], ...]
-    """Requests per escalation reason, most frequent first."""
+    """Escalations per reason (``cheap: refusal``), most frequent first; a request that climbed two
+    tiers counts once under each of its two reasons."""
     strong: StrongPrice
     all_strong_nanos: int | None
     """None when the strongest tier has no price."""
@@ -130,12 +144,13 @@ def tier_report(config: RuntimeConfig, route: Route, slices: Sequence[CostSlice]
     )
     reasons: dict[str, int] = {}
     for s in mine:
-        if s.escalation is not None:
-            reasons[s.escalation] = reasons.get(s.escalation, 0) + s.requests
+        for reason in escalation_reasons(s.escalation):
+            reasons[reason] = reasons.get(reason, 0) + s.requests
     escalations = tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
     return TierReport(
         route=route.name,
         lines=lines,
+        escalated=sum(s.requests for s in mine if s.escalation is not None),
         escalations=escalations,
         strong=strong,
         all_strong_nanos=None if strong.price is None else all_strong_nanos(mine, strong.price),
