@@ -18,6 +18,7 @@ from keel.catalogue import provider_names, vendors
 from keel.config.errors import ConfigError, ConfigIssue
 from keel.config.schema import DeploymentConfig, KeelConfig, RouteConfig
 from keel.providers.base import Target
+from keel.routing.tiering.examples import LabelledExample, load_examples
 
 ProviderKind = Literal["http", "simulator", "faq"]
 
@@ -45,6 +46,8 @@ class Route:
     """True for the one-deployment route of a public deployment named directly by a client."""
     timeout_overrides: Mapping[str, float] = field(default_factory=dict)
     """The route's own timeouts (``config.timeouts`` without the unset ones), computed once."""
+    tier_examples: tuple[LabelledExample, ...] = ()
+    """The labelled prompts of a tiered route's nearest-neighbour vote, read with the config."""
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -95,7 +98,12 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
         other = raw.deployments.get(name)
         if other is not None and other.public:
             issue(f"routes.{name}", f"route name clashes with public deployment {name!r}")
-        routes[name] = Route(name, route, timeout_overrides=route.timeouts.model_dump(exclude_none=True))
+        routes[name] = Route(
+            name,
+            route,
+            timeout_overrides=route.timeouts.model_dump(exclude_none=True),
+            tier_examples=_tier_examples(name, route, base_dir, issue),
+        )
 
     seen: set[str] = set()
     for i, budget in enumerate(raw.budgets):
@@ -119,6 +127,20 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
             if dep.public
         },
     )
+
+
+def _tier_examples(
+    name: str, route: RouteConfig, base_dir: Path, issue: Callable[[str, str], None]
+) -> tuple[LabelledExample, ...]:
+    tiering = route.tiering
+    if tiering is None or tiering.classifier.examples is None:
+        return ()
+    path = (base_dir / tiering.classifier.examples).resolve()
+    try:
+        return tuple(load_examples(path, tiering.names))
+    except (OSError, ValueError) as error:
+        issue(f"routes.{name}.tiering.classifier.examples", str(error))
+        return ()
 
 
 def _references(name: str, route: RouteConfig) -> list[tuple[str, str]]:

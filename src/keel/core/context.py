@@ -54,6 +54,12 @@ class RequestContext:
     completion_chars: int = 0  # streamed answer text, for a cost estimate when no usage arrives
     cost_usd: float | None = None
     cost_estimated: bool = False
+    prior_cost_nanos: int = 0
+    """What lower tiers' discarded answers cost (a tiered route that escalated); part of ``cost_usd``."""
+    tier: int | None = None
+    """On a tiered route, the index of the tier serving the request (cheapest first)."""
+    escalation: str | None = None
+    """Why a lower tier's answer was not served, e.g. ``cheap: refusal``."""
     model: str | None = None  # the model that answered, as the upstream named it
     plan: list[PlanStep] = field(default_factory=list)
     """The deployments to try, in order, with why each is there; made by the route choice."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from keel.core.context import RequestContext
 from keel.cost.compute import Cost, cost_of
 from keel.cost.estimate import estimate_request_tokens
+from keel.cost.money import NANOS_PER_USD
 from keel.cost.prices import price_for
 
 CHARS_PER_TOKEN = 4  # for a streamed answer without usage, estimated from its length
@@ -28,8 +29,12 @@ def request_cost(ctx: RequestContext) -> Cost | None:
 
 
 def ensure_cost(ctx: RequestContext) -> None:
-    """Price the request once, whichever stage needs the figure first."""
-    if ctx.cost_usd is None:
-        cost = request_cost(ctx)
-        if cost is not None:
-            ctx.cost_usd, ctx.cost_estimated = cost.usd, cost.estimated
+    """Price the request once, whichever stage needs the figure first (lower tiers' answers included)."""
+    if ctx.cost_usd is not None:
+        return
+    cost = request_cost(ctx)
+    if cost is None and not ctx.prior_cost_nanos:
+        return
+    nanos = ctx.prior_cost_nanos + (cost.total_nanos if cost is not None else 0)
+    ctx.cost_usd = nanos / NANOS_PER_USD
+    ctx.cost_estimated = cost is not None and cost.estimated

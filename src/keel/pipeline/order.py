@@ -3,6 +3,7 @@
     record → shed load → authenticate → kill switch → validate
     → rate limits and budget reserve (settled and committed after the call)
     → exact cache (lookup; store after the call)
+    → tier (classify; escalate a failed cheap answer to the next tier)
     → choose route (plan)
     → call upstream (retries, failover, fallbacks, hedging, safe mode)
 
@@ -32,9 +33,11 @@ from keel.pipeline.kill import CheckKillSwitches
 from keel.pipeline.record import RecordRequest
 from keel.pipeline.route import ChooseRoute
 from keel.pipeline.shed import ShedLoad
+from keel.pipeline.tiers import ServeByTier
 from keel.pipeline.validate import ValidateRequest
 from keel.providers.base import Provider
 from keel.routing.health import Health
+from keel.routing.tiering.examples import Embed
 from keel.store.records import RequestRecord
 
 
@@ -52,6 +55,7 @@ def build_pipeline(
     alerts: WebhookNotifier,
     cache: ResponseCache,
     admission: Admission,
+    embed: Embed | None = None,
 ) -> Handler:
     stages: list[Stage] = [
         RecordRequest(submit, metrics),
@@ -61,6 +65,7 @@ def build_pipeline(
         ValidateRequest(),
         AdmitWithinLimits(limiter, ledger, alerts),
         ExactCache(cache),
+        ServeByTier(embed),
         ChooseRoute(health, kill_board, rng),
     ]
     return build_chain(stages, CallUpstream(providers, health, rng))

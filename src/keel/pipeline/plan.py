@@ -31,8 +31,12 @@ def make_plan(
     excluded: Excluded,
     rng: random.Random,
     reasons: list[str],
+    pool: tuple[str, ...] | None = None,
 ) -> list[PlanStep]:
-    """Ordered steps; ``reasons`` collects why deployments were left out (for an honest error)."""
+    """Ordered steps; ``reasons`` collects why deployments were left out (for an honest error).
+
+    ``pool`` replaces the route's own (a tiered route plans over the tier serving the request).
+    """
     config = route.config
 
     def usable(name: str) -> bool:
@@ -42,12 +46,13 @@ def make_plan(
             reasons.append(why)
         return why is None
 
-    pool = [n for n in config.pool if usable(n)]
-    if (config.strategy == "priority" and sticky_key is None) or len(pool) < 2:
-        ordered = pool  # nothing to weigh: skip building candidates on the hot path
+    candidates = [n for n in (config.pool if pool is None else pool) if usable(n)]
+    if (config.strategy == "priority" and sticky_key is None) or len(candidates) < 2:
+        ordered = candidates  # nothing to weigh: skip building candidates on the hot path
     else:
         cands = [
-            Candidate(n, deployments[n].config.weight, health.in_flight.get(n, 0), health.latency.ewma(n)) for n in pool
+            Candidate(n, deployments[n].config.weight, health.in_flight.get(n, 0), health.latency.ewma(n))
+            for n in candidates
         ]
         ordered = order(config.strategy, cands, [rng.random() for _ in cands], sticky_key)
     first_kind = "primary"

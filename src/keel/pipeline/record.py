@@ -120,11 +120,18 @@ class RecordRequest:
                 cost_usd=ctx.cost_usd,
                 cost_estimated=ctx.cost_estimated,
                 cache=ctx.cache,
+                tier=_tier_name(ctx),
+                escalation=ctx.escalation,
             )
         )
 
 
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _tier_name(ctx: RequestContext) -> str | None:
+    tiering = ctx.route.config.tiering if ctx.route is not None else None
+    return tiering.tiers[ctx.tier].name if tiering is not None and ctx.tier is not None else None
 
 
 def _count(value: object) -> int | None:
