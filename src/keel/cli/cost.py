@@ -69,7 +69,7 @@ def _window(since: str, until: str | None) -> tuple[float, float | None]:
 
 
 async def _slices(config: RuntimeConfig, since: float, until: float | None, route: str | None) -> list[CostSlice]:
-    db = await open_database(config.raw.storage.database_url)
+    db = await open_database(config.raw.storage.database_url, schema=config.raw.storage.database_schema)
     try:
         return await SqlCostHistoryStore(db).slices(since, until, route)
     finally:

@@ -67,6 +67,8 @@ class StorageConfig(StrictModel):
     """Local state: the key-hashing secret (when ``KEEL_SECRET`` is not set) and the spool."""
     database_url: str = "sqlite:///.keel/keel.db"
     """``sqlite:///path`` (default, embedded) or ``postgresql://user:pass@host:5432/db``."""
+    database_schema: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    """PostgreSQL only: keep Keel's tables in this schema (created if missing) of a shared database."""
     spool_dir: str | None = None
     """Where request-log batches wait while the database is unreachable (default: data_dir/spool)."""
     log_batch_size: int = Field(default=500, ge=1, le=100_000)

@@ -38,7 +38,7 @@ class AnnouncingStore:
 
 @asynccontextmanager
 async def open_kill_switch_store(config: RuntimeConfig) -> AsyncIterator[KillSwitchStore]:
-    db = await open_database(config.raw.storage.database_url)
+    db = await open_database(config.raw.storage.database_url, schema=config.raw.storage.database_schema)
     hot = build_hot_store(config.raw.hot_store)
     try:
         yield AnnouncingStore(SqlKillSwitchStore(db), KillSignal(hot))

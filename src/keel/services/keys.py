@@ -17,7 +17,7 @@ from keel.store.sql_keys import SqlKeyStore
 @asynccontextmanager
 async def open_keyring(config: RuntimeConfig) -> AsyncIterator[KeyRing]:
     storage = config.raw.storage
-    db = await open_database(storage.database_url)
+    db = await open_database(storage.database_url, schema=storage.database_schema)
     try:
         yield KeyRing(
             SqlKeyStore(db),

@@ -103,7 +103,7 @@ class Runtime:
         config = self.initial_config
         storage = config.raw.storage
         data_dir = Path(storage.data_dir)
-        self.db = await open_database(storage.database_url)
+        self.db = await open_database(storage.database_url, schema=storage.database_schema)
         self.session = new_client_session()
         self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
         self.kill_board = KillBoard(

@@ -49,7 +49,7 @@ def total_of(rows: Sequence[SpendRow]) -> SpendRow:
 
 @asynccontextmanager
 async def open_spend_store(config: RuntimeConfig) -> AsyncIterator[SqlSpendStore]:
-    db = await open_database(config.raw.storage.database_url)
+    db = await open_database(config.raw.storage.database_url, schema=config.raw.storage.database_schema)
     try:
         yield SqlSpendStore(db)
     finally:
