@@ -191,3 +191,24 @@ def test_kill_and_unkill_from_the_cli_reach_a_running_gateway(tmp_path: Path) ->
     assert again.returncode == 1 and "no active kill switch" in again.stderr
     unknown = keel("kill", "route", "nope", "--reason", "x", "--config", str(config), cwd=tmp_path)
     assert unknown.returncode == 1 and "no route named 'nope'" in unknown.stderr
+
+
+def test_a_second_gateway_on_the_same_data_dir_or_port_fails_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "keel.yaml"
+    config.write_text(CONFIG)
+    port = free_port()
+    with keel_process(
+        ["serve", "--config", str(config), "--port", str(port)],
+        cwd=tmp_path,
+        env={"KEEL_SECRET": "cli-secret"},
+        ready_url=f"http://127.0.0.1:{port}/readyz",
+    ):
+        same_dir = keel("serve", "--config", str(config), "--port", str(free_port()), cwd=tmp_path)
+        other = tmp_path / "other"
+        other.mkdir()
+        same_port = keel("serve", "--config", str(config), "--port", str(port), cwd=other)
+    assert same_dir.returncode == 1 and "Traceback" not in same_dir.stderr
+    assert same_dir.stderr.strip().splitlines()[-1].startswith("error: spool directory")
+    assert "another Keel process uses this data directory" in same_dir.stderr
+    assert same_port.returncode == 1 and "Traceback" not in same_port.stderr
+    assert same_port.stderr.strip().splitlines()[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")

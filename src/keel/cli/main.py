@@ -40,6 +40,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: server.workers)")] = None,
 ) -> None:
     """Run the gateway and admin API in one process (or --workers processes)."""
+    from keel.server.run import StartupError
     from keel.server.run import serve as run
 
     path = config_path(config)
@@ -47,13 +48,16 @@ def serve(
     server = runtime_config.raw.server
     if workers is not None and workers < 1:
         fail("--workers must be at least 1")
-    run(
-        runtime_config,
-        path,
-        host or server.host,
-        port if port is not None else server.port,
-        workers or server.workers,
-    )
+    try:
+        run(
+            runtime_config,
+            path,
+            host or server.host,
+            port if port is not None else server.port,
+            workers or server.workers,
+        )
+    except StartupError as error:
+        fail(str(error))
 
 
 @config_app.command("check")

@@ -15,6 +15,7 @@ from aiohttp import web
 from keel.config.runtime import RuntimeConfig
 from keel.server.app import build_app
 from keel.services.runtime import Runtime
+from keel.store.spool import SpoolLockedError
 
 log = logging.getLogger("keel")
 
@@ -52,15 +53,30 @@ def _run_worker(config: RuntimeConfig, config_path: Path | None, host: str, port
     asyncio.run(_main(config, config_path, host, port, reuse_port))
 
 
+class StartupError(Exception):
+    """The gateway cannot start for a reason the operator can fix; the message says which."""
+
+
 async def _main(config: RuntimeConfig, config_path: Path | None, host: str, port: int, reuse_port: bool) -> None:
     runtime = Runtime(config, config_path)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except SpoolLockedError as error:
+        raise StartupError(
+            f"{error}: another Keel process uses this data directory; give each process its own "
+            "storage.data_dir (or storage.spool_dir)"
+        ) from None
     runtime.watch()
     app = build_app(runtime)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        await runtime.aclose()
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

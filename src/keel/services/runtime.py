@@ -103,6 +103,8 @@ class Runtime:
         config = self.initial_config
         storage = config.raw.storage
         data_dir = Path(storage.data_dir)
+        # First: it takes the data directory's lock, so a second process on it fails before opening anything.
+        spool = Spool(Path(storage.spool_dir) if storage.spool_dir else data_dir / "spool")
         self.db = await open_database(storage.database_url, schema=storage.database_schema)
         self.session = new_client_session()
         self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
@@ -119,7 +121,6 @@ class Runtime:
             refresh_s=config.raw.auth.key_refresh_s,
         )
         await self.keyring.start()
-        spool = Spool(Path(storage.spool_dir) if storage.spool_dir else data_dir / "spool")
         self.request_log = SqlRequestLogStore(self.db)
         self.log_writer = RequestLogWriter(
             self.request_log,
