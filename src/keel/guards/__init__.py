@@ -1,0 +1,1 @@
+"""Guards: checks on what goes into and comes out of a model."""
