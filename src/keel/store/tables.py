@@ -71,6 +71,8 @@ request_log = sa.Table(
     sa.Column("cost_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("tier", sa.Text),
     sa.Column("escalation", sa.Text),
+    sa.Column("rollout_id", sa.Text, index=True),
+    sa.Column("rollout_side", sa.Text),
     # The admin views filter by one dimension over a time window, newest first.
     sa.Index("ix_request_log_route_ts", "route", "ts"),
     sa.Index("ix_request_log_key_id_ts", "key_id", "ts"),
@@ -107,4 +109,133 @@ kill_switches = sa.Table(
     sa.Column("cleared_by", sa.Text),
     sa.Column("cleared_reason", sa.Text),
     sa.Index("ix_kill_switches_scope_target", "scope", "target"),
+)
+
+incident_events = sa.Table(
+    "incident_events",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False, index=True),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("route", sa.Text),
+    sa.Column("request_id", sa.Text),
+    sa.Column("details", json_type(), nullable=False),
+)
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("rollout_id", sa.Text, primary_key=True),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("live", sa.Text, nullable=False),
+    sa.Column("candidate", sa.Text, nullable=False),
+    sa.Column("phase", sa.Text, nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("weight", sa.Double, nullable=False),
+    sa.Column("step_started_at", sa.Double, nullable=False),
+    sa.Column("failed_checks", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("history", json_type(), nullable=False),
+    # The route while the rollout is not final, else NULL: the unique index allows one active rollout
+    # per route on every dialect (NULLs never collide), without a partial index.
+    sa.Column("active_route", sa.Text),
+    sa.Index("ix_rollouts_active_route", "active_route", unique=True),
+    sa.Index("ix_rollouts_route_created_at", "route", "created_at"),
+)
+
+canary_runs = sa.Table(
+    "canary_runs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("suite", sa.Text, nullable=False),
+    sa.Column("target_kind", sa.Text, nullable=False),
+    sa.Column("target_name", sa.Text, nullable=False),
+    sa.Column("suite_digest", sa.Text, nullable=False),
+    sa.Column("trigger", sa.Text, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("finished_at", sa.Double, nullable=False),
+    sa.Column("alert_below", sa.Double, nullable=False),
+    sa.Column("trials", sa.Integer, nullable=False),
+    sa.Column("passed", sa.Integer, nullable=False),
+    sa.Column("pass_rate", sa.Double, nullable=False),
+    sa.Column("alert", sa.Boolean, nullable=False),
+    # History is read per suite, newest first.
+    sa.Index("ix_canary_runs_suite_started_at", "suite", "started_at"),
+)
+
+canary_trials = sa.Table(
+    "canary_trials",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("canary_runs.run_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("test_id", sa.Text, nullable=False),
+    sa.Column("repeat_index", sa.Integer, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("latency_ms", sa.Double, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("answer", sa.Text),
+    sa.Column("deployment", sa.Text),
+    sa.Column("outcomes", json_type(), nullable=False),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("feedback_id", sa.Text, primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False, index=True),
+    sa.Column("request_id", sa.Text, nullable=False, index=True),
+    sa.Column("score", sa.Double),
+    sa.Column("label", sa.Text),
+    sa.Column("comment", sa.Text),
+    sa.Column("key_id", sa.Text),
+)
+
+drift_baselines = sa.Table(
+    "drift_baselines",
+    metadata,
+    sa.Column("route", sa.Text, primary_key=True),
+    sa.Column("state", json_type(), nullable=False),
+    sa.Column("frozen_at", sa.Double, nullable=False),
+)
+
+drift_windows = sa.Table(
+    "drift_windows",
+    metadata,
+    sa.Column("route", sa.Text, primary_key=True),
+    sa.Column("replica", sa.Text, primary_key=True),
+    sa.Column("phase", sa.Text, nullable=False),
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("state", json_type(), nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+shadow_results = sa.Table(
+    "shadow_results",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("live_deployment", sa.Text, nullable=False),
+    sa.Column("candidate", sa.Text, nullable=False),
+    sa.Column("live_latency_ms", sa.Double),
+    sa.Column("shadow_latency_ms", sa.Double),
+    # Whole nano-dollars: sums are exact on every dialect.
+    sa.Column("live_cost_nanos", sa.BigInteger),
+    sa.Column("shadow_cost_nanos", sa.BigInteger),
+    sa.Column("similarity", sa.Double),
+    sa.Column("lexical_similarity", sa.Double),
+    sa.Column("semantic_similarity", sa.Double),
+    sa.Column("json_equal", sa.Boolean),
+    sa.Column("length_ratio", sa.Double),
+    sa.Column("live_guard_actions", json_type()),
+    sa.Column("shadow_guard_actions", json_type()),
+    sa.Column("live_guard_outcome", sa.Text),
+    sa.Column("shadow_guard_outcome", sa.Text),
+    sa.Column("error", sa.Text),
+    # Reports read one route over a time window.
+    sa.Index("ix_shadow_results_route_ts", "route", "ts"),
 )
