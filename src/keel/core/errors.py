@@ -81,6 +81,12 @@ class InvalidRequest(ClientError):
     status = 400
 
 
+class GuardBlocked(ClientError):
+    """A guard refused the request (PII that must not leave, a prompt injection, an input contract)."""
+
+    default_code = "guard_blocked"
+
+
 class AuthenticationFailed(ClientError):
     status = 401
     error_type = "authentication_error"

@@ -56,6 +56,15 @@ class Metrics:
         self.safe_mode = Counter(
             "keel_safe_mode_answers", "Answers served by a route's safe-mode path", ("route",), registry=self.registry
         )
+        self.guard_verdicts = Counter(
+            "keel_guard_verdicts",
+            "Guard verdicts, by route, guard, stage (input, output) and action (allow, flag, redact, block, ...)",
+            ("route", "guard", "stage", "action"),
+            registry=self.registry,
+        )
+        self.guard_errors = Counter(
+            "keel_guard_errors", "Guards that crashed or timed out", ("route", "guard", "stage"), registry=self.registry
+        )
         self.hot_store_up = Gauge(
             "keel_hot_store_up",
             "1 while the hot-counter store (Redis) answers; 0 while Keel runs on its failure policy",

@@ -1,0 +1,1 @@
+"""The guards Keel ships: PII, prompt injection, output validators, input contracts."""

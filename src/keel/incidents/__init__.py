@@ -1,0 +1,1 @@
+"""Incidents: events that need a person (a PII leak in an answer), recorded as they happen."""
