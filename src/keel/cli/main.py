@@ -10,6 +10,7 @@ import typer
 from keel import __version__
 from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, out, run
 from keel.cli.cost import cost_app
+from keel.cli.drift import drift_app
 from keel.cli.kill import kill_app, unkill_app
 from keel.cli.spend import spend_command
 from keel.server.admin import key_json
@@ -23,6 +24,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(kill_app, name="kill")
 app.add_typer(unkill_app, name="unkill")
 app.add_typer(cost_app, name="cost")
+app.add_typer(drift_app, name="drift")
 app.command("spend")(spend_command)
 
 

@@ -17,6 +17,7 @@ import orjson
 from keel.catalogue import provider_names, vendors
 from keel.config.errors import ConfigError, ConfigIssue
 from keel.config.schema import DeploymentConfig, KeelConfig, RouteConfig
+from keel.guards.registry import ResolvedGuards, resolve_guards
 from keel.providers.base import Target
 from keel.routing.tiering.examples import LabelledExample, load_examples
 
@@ -48,6 +49,8 @@ class Route:
     """The route's own timeouts (``config.timeouts`` without the unset ones), computed once."""
     tier_examples: tuple[LabelledExample, ...] = ()
     """The labelled prompts of a tiered route's nearest-neighbour vote, read with the config."""
+    guards: ResolvedGuards | None = None
+    """The route's guards, checked against their parameters when the config loaded."""
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -72,6 +75,8 @@ class RuntimeConfig:
 
     implicit_routes: Mapping[str, Route] = field(default_factory=dict)
     """One-deployment routes for the public deployments, built once with the config."""
+    base_dir: Path = Path()
+    """The config file's directory: relative paths in the config are relative to it."""
 
     def route_for(self, model: str) -> Route | None:
         return self.routes.get(model) or self.implicit_routes.get(model)
@@ -103,6 +108,7 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
             route,
             timeout_overrides=route.timeouts.model_dump(exclude_none=True),
             tier_examples=_tier_examples(name, route, base_dir, issue),
+            guards=resolve_guards(route.guards, f"routes.{name}.guards", issue, base_dir) if route.guards else None,
         )
 
     seen: set[str] = set()
@@ -121,6 +127,7 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
         hash=hashlib.sha256(canonical).hexdigest()[:12],
         routes=routes,
         deployments=deployments,
+        base_dir=base_dir,
         implicit_routes={
             name: Route(name=name, config=RouteConfig(deployments=(name,)), implicit=True)
             for name, dep in deployments.items()

@@ -27,7 +27,10 @@ from keel.config.resilience import (
     Timeouts,
 )
 from keel.cost.prices import Price
+from keel.guards.config import GuardsConfig
 from keel.hot.config import Budget, HotStoreConfig, RateLimit
+from keel.monitor.drift_route import RouteDriftConfig
+from keel.monitor.rules.config import AlertRule
 from keel.routing.tiering.config import TieringConfig
 from keel.simulator.behaviour import SimulatedModel
 
@@ -131,6 +134,10 @@ class RouteConfig(StrictModel):
     rate_limit: RateLimit | None = None
     cache: CacheConfig | None = None
     """The exact cache: repeated identical requests are answered from it (``enabled: true``)."""
+    guards: GuardsConfig | None = None
+    """Checks on the request (``input``) and the answer (``output``): PII, prompt injection, validators."""
+    drift: RouteDriftConfig | None = None
+    """Watch the route's inputs and outputs for drift against a frozen baseline window."""
     description: str = ""
     log_bodies: bool = False
     """Store request and response bodies in the request log (off by default)."""
@@ -160,7 +167,20 @@ class RateLimits(StrictModel):
 
 class AlertsConfig(StrictModel):
     webhooks: tuple[str, ...] = ()
-    """URLs that get a JSON POST for every alert (budget thresholds crossed, …)."""
+    """URLs that get a JSON POST for every alert (budget thresholds crossed, rules firing, …)."""
+    slack_webhooks: tuple[str, ...] = ()
+    """Slack incoming-webhook URLs: the same alerts as Slack messages."""
+    evaluate_every_s: float = Field(default=30.0, ge=1, le=3600)
+    rules: tuple[AlertRule, ...] = ()
+    """Thresholds over signals from the request log, held for a duration; see ``monitor/rules``."""
+
+    @field_validator("rules")
+    @classmethod
+    def _distinct(cls, rules: tuple[AlertRule, ...]) -> tuple[AlertRule, ...]:
+        names = [rule.name for rule in rules]
+        if len(set(names)) != len(names):
+            raise ValueError("alert rule names must be distinct")
+        return rules
 
 
 class KeelConfig(StrictModel):

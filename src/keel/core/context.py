@@ -11,6 +11,7 @@ from keel.store.records import AttemptRecord
 
 if TYPE_CHECKING:
     from keel.config.runtime import Deployment, Route, RuntimeConfig
+    from keel.guards.base import GuardState
 
 Json = dict[str, Any]
 
@@ -56,10 +57,19 @@ class RequestContext:
     cost_estimated: bool = False
     prior_cost_nanos: int = 0
     """What lower tiers' discarded answers cost (a tiered route that escalated); part of ``cost_usd``."""
+    pool: tuple[str, ...] | None = None
+    """Deployments to plan over instead of the route's pool: the tier serving the request, or a rollout's
+    candidate."""
+    rollout_id: str | None = None
+    rollout_side: str | None = None
+    """``live`` or ``candidate`` while the route has a canary rollout."""
     tier: int | None = None
     """On a tiered route, the index of the tier serving the request (cheapest first)."""
     escalation: str | None = None
     """Why a lower tier's answer was not served, e.g. ``cheap: refusal``."""
+    guard_state: GuardState | None = None
+    """Shared by the route's guards for this request (PII placeholders to restore); never logged."""
+    guard_verdicts: list[Json] = field(default_factory=list)
     model: str | None = None  # the model that answered, as the upstream named it
     plan: list[PlanStep] = field(default_factory=list)
     """The deployments to try, in order, with why each is there; made by the route choice."""

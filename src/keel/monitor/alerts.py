@@ -1,8 +1,8 @@
 """Alerts out: a JSON POST to every configured webhook, off the request path.
 
 Each alert is also logged. Delivery is best effort with one retry; a slow or failing webhook never
-delays a request. Slack-compatible bodies come with the monitoring capability; for now the body is
-plain JSON with a human ``text`` line that Slack's incoming webhooks also accept.
+delays a request. Plain webhooks get the whole event as JSON (``kind``, ``text`` and its fields);
+Slack webhooks get Slack's incoming-webhook shape, the text with a marker for firing or resolved.
 """
 
 from __future__ import annotations
@@ -19,16 +19,24 @@ log = logging.getLogger("keel.alerts")
 
 
 class WebhookNotifier:
-    def __init__(self, session: aiohttp.ClientSession, webhooks: Callable[[], Sequence[str]]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        webhooks: Callable[[], Sequence[str]],
+        slack_webhooks: Callable[[], Sequence[str]] = lambda: (),
+    ) -> None:
         self._session = session
         self._webhooks = webhooks
+        self._slack = slack_webhooks
         self._tasks: set[asyncio.Task[None]] = set()
 
     def notify(self, kind: str, text: str, **fields: Any) -> None:
         log.warning("alert %s: %s", kind, text)
         body = orjson.dumps({"kind": kind, "text": text, **fields})
-        for url in self._webhooks():
-            task = asyncio.create_task(self._post(url, body))
+        marker = ":white_check_mark:" if kind.endswith("resolved") else ":rotating_light:"
+        slack = orjson.dumps({"text": f"{marker} {text}"})
+        for url, payload in [(u, body) for u in self._webhooks()] + [(u, slack) for u in self._slack()]:
+            task = asyncio.create_task(self._post(url, payload))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

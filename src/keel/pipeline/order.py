@@ -2,13 +2,14 @@
 
     record → shed load → authenticate → kill switch → validate
     → rate limits and budget reserve (settled and committed after the call)
+    → input guards (PII redaction, prompt injection, input contracts)
     → exact cache (lookup; store after the call)
+    → output guards (checked before the answer reaches the client; placeholders restored last)
     → tier (classify; escalate a failed cheap answer to the next tier)
     → choose route (plan)
     → call upstream (retries, failover, fallbacks, hedging, safe mode)
 
-Later capabilities slot in here, in this order: input guards before the cache lookup; output guards
-and confidence fallback around the upstream call.
+Later capabilities slot in here, in this order: confidence fallback around the upstream call.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from keel.auth.keyring import KeyRing
 from keel.cache.store import ResponseCache
 from keel.control.admission import Admission
 from keel.control.kill_switches import KillBoard
+from keel.guards.runner import GuardRunner
 from keel.hot.budgets import BudgetLedger
 from keel.hot.limits import RateLimiter
 from keel.monitor.alerts import WebhookNotifier
@@ -29,8 +31,9 @@ from keel.pipeline.attempt import CallUpstream
 from keel.pipeline.auth import Authenticate
 from keel.pipeline.cache import ExactCache
 from keel.pipeline.chain import Handler, Stage, build_chain
+from keel.pipeline.guards import IncidentSink, InputGuards, OutputGuards
 from keel.pipeline.kill import CheckKillSwitches
-from keel.pipeline.record import RecordRequest
+from keel.pipeline.record import DriftSink, RecordRequest
 from keel.pipeline.route import ChooseRoute
 from keel.pipeline.shed import ShedLoad
 from keel.pipeline.tiers import ServeByTier
@@ -55,16 +58,21 @@ def build_pipeline(
     alerts: WebhookNotifier,
     cache: ResponseCache,
     admission: Admission,
+    guards: GuardRunner,
+    on_incident: IncidentSink,
     embed: Embed | None = None,
+    drift: DriftSink | None = None,
 ) -> Handler:
     stages: list[Stage] = [
-        RecordRequest(submit, metrics),
+        RecordRequest(submit, metrics, drift),
         ShedLoad(admission, metrics),
         Authenticate(keyring),
         CheckKillSwitches(kill_board),
         ValidateRequest(),
         AdmitWithinLimits(limiter, ledger, alerts),
+        InputGuards(guards),
         ExactCache(cache),
+        OutputGuards(guards, on_incident),
         ServeByTier(embed),
         ChooseRoute(health, kill_board, rng),
     ]

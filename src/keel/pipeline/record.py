@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from keel.core.context import Reply, RequestContext
+from keel.core.context import Json, Reply, RequestContext
 from keel.core.errors import InternalError, KeelError
 from keel.monitor.metrics import Metrics
 from keel.pipeline.chain import Handler
@@ -22,10 +22,16 @@ log = logging.getLogger("keel.pipeline")
 CLIENT_CLOSED = 499
 
 
+DriftSink = Callable[[str, Json, Json | None], None]
+
+
 class RecordRequest:
-    def __init__(self, submit: Callable[[RequestRecord], None], metrics: Metrics) -> None:
+    def __init__(
+        self, submit: Callable[[RequestRecord], None], metrics: Metrics, drift: DriftSink | None = None
+    ) -> None:
         self._submit = submit
         self._metrics = metrics
+        self._drift = drift
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
         try:
@@ -40,9 +46,10 @@ class RecordRequest:
             raise error from None
         if reply.stream is None:
             ctx.status = reply.status
-            if ctx.route is not None and ctx.route.log_bodies:
-                ctx.response_body = reply.body
+            if ctx.route is not None and ctx.route.log_bodies and ctx.response_body is None:
+                ctx.response_body = reply.body  # output guards set it first when they changed the answer
             self.finish(ctx)
+            self._watch_drift(ctx, reply.body)
             if ctx.cost_usd is not None:
                 reply.headers["x-keel-cost-usd"] = f"{ctx.cost_usd:.9f}"
             return reply
@@ -63,6 +70,15 @@ class RecordRequest:
             if not completed and ctx.error_class is None:
                 ctx.status, ctx.error_class = CLIENT_CLOSED, "ClientClosed"
             self.finish(ctx)
+            self._watch_drift(ctx, None)
+
+    def _watch_drift(self, ctx: RequestContext, answer: Json | None) -> None:
+        """Hand a successful exchange of a route with drift monitoring to the monitor's queue."""
+        route = ctx.route
+        if self._drift is None or route is None or route.config.drift is None or ctx.status != 200:
+            return
+        if ctx.body is not None and ctx.endpoint == "chat.completions":
+            self._drift(route.name, ctx.body, answer)
 
     def finish(self, ctx: RequestContext) -> None:
         ensure_cost(ctx)
@@ -121,7 +137,10 @@ class RecordRequest:
                 cost_estimated=ctx.cost_estimated,
                 cache=ctx.cache,
                 tier=_tier_name(ctx),
+                guard_verdicts=ctx.guard_verdicts or None,
                 escalation=ctx.escalation,
+                rollout_id=ctx.rollout_id,
+                rollout_side=ctx.rollout_side,
             )
         )
 

@@ -47,7 +47,7 @@ class ChooseRoute:
             self._switched_off,
             self._rng,
             reasons,
-            _tier_pool(ctx),
+            ctx.pool,
         )
         if ctx.plan:
             ctx.deployment = ctx.config.deployments[ctx.plan[0].deployment]
@@ -71,10 +71,3 @@ class ChooseRoute:
             return ctx.headers.get(sticky.header)
         user = ctx.body.get("user")
         return user if isinstance(user, str) and user else None
-
-
-def _tier_pool(ctx: RequestContext) -> tuple[str, ...] | None:
-    tiering = ctx.route.config.tiering if ctx.route is not None else None
-    if tiering is None or ctx.tier is None:
-        return None
-    return tiering.tiers[ctx.tier].deployments

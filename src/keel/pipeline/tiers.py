@@ -49,6 +49,7 @@ class ServeByTier:
         strongest = len(tiering.tiers) - 1
         while True:
             tier = tiering.tiers[ctx.tier]
+            ctx.pool = tier.deployments
             try:
                 reply = await call_next(ctx)
             except KeelError as error:

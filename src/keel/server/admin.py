@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -10,12 +11,16 @@ from aiohttp import web
 
 from keel.control.kill_switches import ACTIONS, SCOPES, KillSwitch, Scope, new_switch
 from keel.core.errors import InvalidRequest, NotFound, PermissionDenied
+from keel.monitor.drift import report_to_json
+from keel.monitor.drift_service import merged_report
 from keel.server.caller import caller
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 from keel.services.spend import parse_when
 from keel.store.protocols import KeyRecord
 from keel.store.records import record_to_dict
+from keel.store.sql_drift import SqlDriftStore
+from keel.store.sql_incidents import SqlIncidentStore
 from keel.store.sql_kill_switches import SqlKillSwitchStore
 from keel.store.sql_spend import SPEND_BY, SqlSpendStore
 
@@ -112,7 +117,30 @@ def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
             }
         )
 
+    async def incidents(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        try:
+            limit = min(1000, max(1, int(request.query.get("limit", "100"))))
+        except ValueError:
+            raise InvalidRequest("'limit' must be an integer", param="limit") from None
+        events = await SqlIncidentStore(runtime.db).recent(limit)
+        return json_response({"object": "list", "data": [dataclasses.asdict(e) for e in events]})
+
     app.router.add_get("/admin/spend", spend)
+
+    async def drift(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        name = request.match_info["route"]
+        route = runtime.snapshot.config.routes.get(name)
+        if route is None or route.config.drift is None:
+            raise NotFound(f"route {name!r} does not exist or has no drift monitoring", code="not_found")
+        found, why = await merged_report(SqlDriftStore(runtime.db), name, route.config.drift)
+        if found is None:
+            return json_response({"route": name, "frozen": False, "detail": why})
+        return json_response(report_to_json(found))
+
+    app.router.add_get("/admin/incidents", incidents)
+    app.router.add_get("/admin/drift/{route}", drift)
     app.router.add_get("/admin/keys", list_keys)
     app.router.add_post("/admin/keys", create_key)
     app.router.add_delete("/admin/keys/{key_id}", revoke_key)

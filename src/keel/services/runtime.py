@@ -30,13 +30,22 @@ from keel.control.admission import Admission
 from keel.control.kill_signal import KillSignal
 from keel.control.kill_switches import KillBoard
 from keel.core.clock import SystemClock
+from keel.core.context import RequestContext
 from keel.core.ids import RequestIds
+from keel.guards.base import GuardResources, Verdict
+from keel.guards.runner import GuardRunner
 from keel.hot.budgets import BudgetLedger
 from keel.hot.config import build_hot_store
 from keel.hot.limits import RateLimiter
 from keel.hot.store import HotStore
+from keel.incidents.events import IncidentEvent
+from keel.incidents.recorder import IncidentRecorder
 from keel.monitor.alerts import WebhookNotifier
+from keel.monitor.drift_route import RouteDriftConfig
+from keel.monitor.drift_service import DriftService
 from keel.monitor.metrics import Metrics
+from keel.monitor.rules.evaluator import RuleEvaluator
+from keel.monitor.rules.signals import SqlSignals
 from keel.pipeline.chain import Handler
 from keel.pipeline.order import build_pipeline
 from keel.providers.base import Provider
@@ -47,6 +56,8 @@ from keel.routing.shared_circuits import CircuitSync
 from keel.store.log_writer import RequestLogWriter
 from keel.store.spool import Spool
 from keel.store.sql import Database, open_database
+from keel.store.sql_drift import SqlDriftStore
+from keel.store.sql_incidents import SqlIncidentStore
 from keel.store.sql_keys import SqlKeyStore
 from keel.store.sql_kill_switches import SqlKillSwitchStore
 from keel.store.sql_request_log import SqlRequestLogStore
@@ -138,9 +149,26 @@ class Runtime:
         self.limiter = RateLimiter(self.hot_store, clock)
         self.ledger = BudgetLedger(self.hot_store, clock)
         self.cache = build_cache(config.raw.cache_store, clock)
-        self.alerts = WebhookNotifier(self.session, lambda: self.snapshot.config.raw.alerts.webhooks)
+        self.alerts = WebhookNotifier(
+            self.session,
+            lambda: self.snapshot.config.raw.alerts.webhooks,
+            lambda: self.snapshot.config.raw.alerts.slack_webhooks,
+        )
+        self.rules = RuleEvaluator(
+            lambda: self.snapshot.config.raw.alerts.rules,
+            lambda: self.snapshot.config.raw.alerts.evaluate_every_s,
+            SqlSignals(self.db),
+            self.hot_store,
+            self.alerts,
+            clock,
+        )
+        self.rules.start()
         self.metrics.on_scrape(self._export_circuits)
         self.admission = Admission(config.raw.server.shedding)
+        self.guards = GuardRunner(GuardResources(config.base_dir, self.session), self.metrics)
+        self.drift = DriftService(SqlDriftStore(self.db), self._drift_routes, clock)
+        self.drift.start()
+        self.incidents = IncidentRecorder(SqlIncidentStore(self.db))
         self.snapshot = self._build(config)
         self.ready = True
 
@@ -153,7 +181,11 @@ class Runtime:
         await self.kill_board.aclose()
         await self.circuit_sync.aclose()
         await self.log_writer.aclose()
+        await self.rules.aclose()
         await self.alerts.aclose()
+        await self.guards.aclose()
+        await self.drift.aclose()
+        await self.incidents.aclose()
         await self.hot_store.aclose()
         await self.cache.aclose()
         for provider in self.snapshot.providers.values():
@@ -176,8 +208,33 @@ class Runtime:
             alerts=self.alerts,
             cache=self.cache,
             admission=self.admission,
+            guards=self.guards,
+            on_incident=self._answer_leaked,
+            drift=self.drift.offer,
         )
         return Snapshot(config, providers, pipeline)
+
+    def _drift_routes(self) -> dict[str, RouteDriftConfig]:
+        routes = self.snapshot.config.routes
+        return {name: route.config.drift for name, route in routes.items() if route.config.drift is not None}
+
+    def _answer_leaked(self, ctx: RequestContext, verdict: Verdict) -> None:
+        kinds = ", ".join(f"{f.kind}:{f.count}" for f in verdict.findings)
+        self.incidents.record(
+            IncidentEvent(
+                severity="sev1",
+                kind="pii_leak",
+                summary=f"personal data in an answer on route {ctx.route.name if ctx.route else '?'} ({kinds}); "
+                f"guard {verdict.guard!r} did {verdict.action}",
+                route=ctx.route.name if ctx.route else None,
+                request_id=ctx.request_id,
+                details={
+                    "guard": verdict.guard,
+                    "action": verdict.action,
+                    "findings": [f.to_json() for f in verdict.findings],
+                },
+            )
+        )
 
     def _export_circuits(self) -> None:
         gauge = self.metrics.circuit_open

@@ -75,6 +75,9 @@ class RequestRecord:
     """On a tiered route, the name of the tier whose answer was served."""
     escalation: str | None = None
     """On a tiered route, why a lower tier's answer was not served (``None`` when it was not escalated)."""
+    rollout_id: str | None = None
+    rollout_side: str | None = None
+    """``live`` or ``candidate``: which side of the route's canary rollout the request was assigned to."""
 
 
 # The JSON form below is shared by the disk spool and the SQL stores, so a record reads back the same

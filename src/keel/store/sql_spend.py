@@ -46,12 +46,12 @@ class SpendRow:
     cost_usd: Decimal  # exact, nine decimal places
 
 
-def _day(dialect: str) -> sa.ColumnElement[str]:
-    """The request's UTC calendar date as ``YYYY-MM-DD``."""
+def day_of(dialect: str, ts: sa.ColumnElement[float] | sa.Column[float] = request_log.c.ts) -> sa.ColumnElement[str]:
+    """A timestamp column's UTC calendar date as ``YYYY-MM-DD``."""
     if dialect == "postgresql":
-        utc = sa.func.timezone("UTC", sa.func.to_timestamp(request_log.c.ts))
+        utc = sa.func.timezone("UTC", sa.func.to_timestamp(ts))
         return sa.func.to_char(utc, "YYYY-MM-DD")
-    return sa.func.strftime("%Y-%m-%d", request_log.c.ts, "unixepoch")
+    return sa.func.strftime("%Y-%m-%d", ts, "unixepoch")
 
 
 def _nanos() -> sa.ColumnElement[int]:
@@ -81,7 +81,7 @@ class SqlSpendStore:
         towards requests and tokens but add nothing to the cost.
         """
         if by == "day":
-            group = _day(self._db.dialect)
+            group = day_of(self._db.dialect)
         elif by in _DIMENSIONS:
             group = _DIMENSIONS[by]
         else:

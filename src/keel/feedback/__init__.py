@@ -1,0 +1,1 @@
+"""Feedback from applications on answers: a score or label per request id, summarised per route and deployment."""

@@ -1,0 +1,1 @@
+"""Alert rules: thresholds held for a duration over signals from the request log, fired and resolved once."""
