@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from keel.cache.config import CacheConfig, CacheStoreConfig
+from keel.cache.config import CacheConfig, CacheStoreConfig, SemanticRouteConfig, SemanticStoreConfig
 from keel.config.base import StrictModel
 from keel.config.resilience import (
     Capacity,
@@ -134,6 +134,8 @@ class RouteConfig(StrictModel):
     rate_limit: RateLimit | None = None
     cache: CacheConfig | None = None
     """The exact cache: repeated identical requests are answered from it (``enabled: true``)."""
+    semantic_cache: SemanticRouteConfig | None = None
+    """The semantic cache: prompts close to one answered before get that answer (see docs/semantic-cache.md)."""
     guards: GuardsConfig | None = None
     """Checks on the request (``input``) and the answer (``output``): PII, prompt injection, validators."""
     drift: RouteDriftConfig | None = None
@@ -190,6 +192,7 @@ class KeelConfig(StrictModel):
     storage: StorageConfig = StorageConfig()
     hot_store: HotStoreConfig = HotStoreConfig()
     cache_store: CacheStoreConfig = CacheStoreConfig()
+    semantic_cache: SemanticStoreConfig = SemanticStoreConfig()
     rate_limits: RateLimits = RateLimits()
     budgets: tuple[Budget, ...] = ()
     alerts: AlertsConfig = AlertsConfig()

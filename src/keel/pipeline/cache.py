@@ -29,7 +29,7 @@ class ExactCache:
         config = route.config.cache if route is not None else None
         if route is None or config is None or ctx.endpoint != "chat.completions" or not cacheable(ctx.body, config):
             return await call_next(ctx)
-        if _bypass(ctx):
+        if bypass(ctx):
             ctx.cache = "bypass"
             reply = await call_next(ctx)
             reply.headers["x-keel-cache"] = "bypass"
@@ -38,13 +38,15 @@ class ExactCache:
         hit = await self._cache.get(key)
         if hit is not None:
             ctx.route, ctx.cache, ctx.model, ctx.status, ctx.cost_usd = route, "hit", hit.model, 200, 0.0
-            return _replay(ctx, hit)
+            return replay(ctx, hit, {"x-keel-cache": "hit"})
         ctx.cache = "miss"
         reply = await call_next(ctx)
         reply.headers["x-keel-cache"] = "miss"
         if reply.stream is None:
             if reply.status == 200 and reply.body is not None:
-                await self._cache.put(key, _answer(body=reply.body), config.ttl_s, max_bytes=config.max_entry_bytes)
+                await self._cache.put(
+                    key, cached_answer(body=reply.body), config.ttl_s, max_bytes=config.max_entry_bytes
+                )
             return reply
         ctx.stream_chunks = []
         reply.stream = self._store_after(ctx, reply.stream, key, config.ttl_s, config.max_entry_bytes)
@@ -56,20 +58,20 @@ class ExactCache:
         async for frame in stream:
             yield frame
         if ctx.error_class is None and ctx.stream_chunks:
-            await self._cache.put(key, _answer(chunks=ctx.stream_chunks), ttl_s, max_bytes=max_bytes)
+            await self._cache.put(key, cached_answer(chunks=ctx.stream_chunks), ttl_s, max_bytes=max_bytes)
 
 
-def _bypass(ctx: RequestContext) -> bool:
+def bypass(ctx: RequestContext) -> bool:
     return ctx.headers.get("x-keel-cache") == "bypass" or "no-cache" in ctx.headers.get("cache-control", "")
 
 
-def _answer(*, body: Json | None = None, chunks: list[Json] | None = None) -> CachedAnswer:
+def cached_answer(*, body: Json | None = None, chunks: list[Json] | None = None) -> CachedAnswer:
     model = (body or (chunks[0] if chunks else {})).get("model")
     return CachedAnswer(body=body, chunks=chunks, created_at=time.time(), model=model)
 
 
-def _replay(ctx: RequestContext, hit: CachedAnswer) -> Reply:
-    headers = {"x-keel-cache": "hit"}
+def replay(ctx: RequestContext, hit: CachedAnswer, headers: dict[str, str]) -> Reply:
+    """A cached answer in the form the client asked for: a body, or a stream replayed from it."""
     if not ctx.stream:
         body = hit.body if hit.body is not None else as_body(hit.chunks or [])
         ctx.usage = body.get("usage")
@@ -77,7 +79,7 @@ def _replay(ctx: RequestContext, hit: CachedAnswer) -> Reply:
     chunks = hit.chunks if hit.chunks is not None else as_chunks(hit.body or {}, include_usage=True)
     frames = [encode_chunk(c) for c in chunks if c.get("choices") or ctx.client_wants_usage]
 
-    async def replay() -> AsyncIterator[bytes]:
+    async def frames_out() -> AsyncIterator[bytes]:
         yield b"".join(frames) + DONE_FRAME
 
-    return Reply(stream=replay(), headers=headers)
+    return Reply(stream=frames_out(), headers=headers)

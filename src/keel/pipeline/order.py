@@ -4,6 +4,7 @@
     → rate limits and budget reserve (settled and committed after the call)
     → input guards (PII redaction, prompt injection, input contracts)
     → exact cache (lookup; store after the call)
+    → semantic cache (nearest earlier prompt of the route; store after the call)
     → output guards (checked before the answer reaches the client; placeholders restored last)
     → tier (classify; escalate a failed cheap answer to the next tier)
     → choose route (plan)
@@ -18,6 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 
 from keel.auth.keyring import KeyRing
+from keel.cache.semantic import SemanticCache
 from keel.cache.store import ResponseCache
 from keel.control.admission import Admission
 from keel.control.kill_switches import KillBoard
@@ -35,6 +37,7 @@ from keel.pipeline.guards import IncidentSink, InputGuards, OutputGuards
 from keel.pipeline.kill import CheckKillSwitches
 from keel.pipeline.record import DriftSink, RecordRequest
 from keel.pipeline.route import ChooseRoute
+from keel.pipeline.semantic import SemanticCacheStage
 from keel.pipeline.shed import ShedLoad
 from keel.pipeline.tiers import ServeByTier
 from keel.pipeline.validate import ValidateRequest
@@ -58,6 +61,7 @@ def build_pipeline(
     alerts: WebhookNotifier,
     cache: ResponseCache,
     admission: Admission,
+    semantic: SemanticCache,
     guards: GuardRunner,
     on_incident: IncidentSink,
     embed: Embed | None = None,
@@ -72,6 +76,7 @@ def build_pipeline(
         AdmitWithinLimits(limiter, ledger, alerts),
         InputGuards(guards),
         ExactCache(cache),
+        SemanticCacheStage(semantic),
         OutputGuards(guards, on_incident),
         ServeByTier(embed),
         ChooseRoute(health, kill_board, rng),

@@ -21,7 +21,7 @@ import aiohttp
 
 from keel.auth.keyring import KeyRing
 from keel.auth.secrets import load_hashing_secret
-from keel.cache import build_cache
+from keel.cache import build_cache, build_semantic_cache
 from keel.cache.store import ResponseCache
 from keel.config.errors import ConfigError
 from keel.config.loader import load_runtime_config
@@ -64,7 +64,7 @@ from keel.store.sql_request_log import SqlRequestLogStore
 
 log = logging.getLogger("keel")
 
-RESTART_ONLY = ("server", "storage", "hot_store", "cache_store")
+RESTART_ONLY = ("server", "storage", "hot_store", "cache_store", "semantic_cache")
 
 
 def default_config_path() -> Path:
@@ -149,6 +149,8 @@ class Runtime:
         self.limiter = RateLimiter(self.hot_store, clock)
         self.ledger = BudgetLedger(self.hot_store, clock)
         self.cache = build_cache(config.raw.cache_store, clock)
+        self.semantic = build_semantic_cache(config.raw.semantic_cache, config.raw.cache_store, clock)
+        await self.semantic.start()
         self.alerts = WebhookNotifier(
             self.session,
             lambda: self.snapshot.config.raw.alerts.webhooks,
@@ -188,6 +190,7 @@ class Runtime:
         await self.incidents.aclose()
         await self.hot_store.aclose()
         await self.cache.aclose()
+        await self.semantic.aclose()
         for provider in self.snapshot.providers.values():
             await provider.aclose()
         await self.session.close()
@@ -207,6 +210,7 @@ class Runtime:
             ledger=self.ledger,
             alerts=self.alerts,
             cache=self.cache,
+            semantic=self.semantic,
             admission=self.admission,
             guards=self.guards,
             on_incident=self._answer_leaked,
