@@ -13,7 +13,9 @@ Targets, each its own ``keel serve`` on the gateway core, against the same simul
 * ``keel-limits``: plus a route rate limit (requests and tokens), a hard-stop global budget and a
   route budget, on the in-process hot store — every request is admitted, reserved and settled;
 * ``keel-limits-redis``: the same with the counters in Redis (what N replicas would share);
-* ``keel-cache``: plus the exact cache on the route — after the first request every answer is a hit.
+* ``keel-cache``: plus the exact cache on the route — after the first request every answer is a hit;
+* ``keel-semantic``: limits and budgets plus the semantic cache alone (hashing embedder) — every request
+  after the first is embedded, looked up and answered as a semantic hit.
 
 Limits are set high enough never to refuse. Targets take turns in rotating order, several rounds per
 cell, with the measurement machinery of bench/run.py (CPU read at the window's edges, noisy rounds
@@ -79,6 +81,11 @@ VARIANTS: dict[str, dict[str, str]] = {
         "HOT": "hot_store: {backend: memory}\ncache_store: {backend: memory}",
         "BUDGETS": BUDGET_LINES,
         "ROUTE_EXTRA": LIMITS + ", cache: {enabled: true, ttl_s: 3600}",
+    },
+    "keel-semantic": {
+        "HOT": "hot_store: {backend: memory}\nsemantic_cache: {embedder: hashing}",
+        "BUDGETS": BUDGET_LINES,
+        "ROUTE_EXTRA": LIMITS + ", semantic_cache: {ttl_s: 3600}",
     },
 }
 
