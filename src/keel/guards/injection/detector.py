@@ -8,8 +8,10 @@ on out-of-fold scores of the training split: ``sigmoid(b + w1*classifier_logit +
 [+ w4*embedding])``, so the result reads as a probability on that data. The rules' own noisy-OR score is
 then a floor under it: the statistical layers know only the attacks in their training data, while a rule
 such as "ignore all previous instructions" or a forged ``<|im_start|>`` marks an attack wherever it
-appears, for instance buried in a long retrieved document that otherwise looks benign. The threshold
-defaults to the one that maximised balanced accuracy on the validation split.
+appears, for instance buried in a long retrieved document that otherwise looks benign. The default
+threshold is the highest within one point of the best macro balanced accuracy (averaged over the public
+sets) on out-of-fold training and validation scores: among thresholds the data cannot tell apart, the one
+that blocks the fewest legitimate prompts.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Combination:
 
 
 class InjectionDetector:
-    """Scores prompts for injection; build once (it loads about 2 MB of arrays) and share.
+    """Scores prompts for injection; build once (it loads about 1.2 MB of arrays) and share.
 
     ``semantic=True`` adds the embedding layer, which needs the ``embeddings`` extra (or pass ``encoder``).
     ``threshold`` overrides the validated default; ``data_dir`` points at other trained data.

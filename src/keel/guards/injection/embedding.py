@@ -6,7 +6,8 @@ sentence-transformers and a CPU torch), imported only when asked for, so the cor
 the detector works, lexically, without it. The attack prompts' embeddings are computed at training time and
 shipped quantised to int8 in ``data/corpus_embeddings.npz``.
 
-Encoding costs tens of milliseconds per prompt on a CPU, far more than the lexical layers: it is opt-in.
+Encoding costs tens to hundreds of milliseconds per prompt on a CPU, a hundred times the lexical layers,
+and showed no gain on the public test data (docs/injection.md): it is opt-in.
 """
 
 from __future__ import annotations
