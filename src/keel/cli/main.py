@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from keel import __version__
+from keel.cli.canary import canary_app
 from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, out, run
 from keel.cli.cost import cost_app
 from keel.cli.drift import drift_app
@@ -25,6 +26,7 @@ app.add_typer(kill_app, name="kill")
 app.add_typer(unkill_app, name="unkill")
 app.add_typer(cost_app, name="cost")
 app.add_typer(drift_app, name="drift")
+app.add_typer(canary_app, name="canary")
 app.command("spend")(spend_command)
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from keel.cache.config import CacheConfig, CacheStoreConfig, SemanticRouteConfig, SemanticStoreConfig
+from keel.canary.config import CanariesConfig
 from keel.config.base import StrictModel
 from keel.config.resilience import (
     Capacity,
@@ -196,6 +197,8 @@ class KeelConfig(StrictModel):
     rate_limits: RateLimits = RateLimits()
     budgets: tuple[Budget, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
+    canaries: CanariesConfig = CanariesConfig()
+    """Golden canary suites: which suite files run, and whether on their schedules."""
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     deployments: dict[str, DeploymentConfig] = Field(default_factory=dict)
 

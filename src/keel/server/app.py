@@ -18,6 +18,7 @@ from keel.core.errors import (
 )
 from keel.server.admin import add_admin_routes, add_kill_switch_routes
 from keel.server.caller import caller
+from keel.server.canary_api import add_canary_routes
 from keel.server.feedback import add_feedback_routes
 from keel.server.responses import error_response, json_response, keel_headers, send_reply
 from keel.services.runtime import Runtime
@@ -45,6 +46,7 @@ def build_app(runtime: Runtime) -> web.Application:
     add_admin_routes(app, RUNTIME)
     add_kill_switch_routes(app, RUNTIME)
     add_feedback_routes(app, RUNTIME)
+    add_canary_routes(app, RUNTIME)
     return app
 
 

@@ -23,6 +23,7 @@ from keel.auth.keyring import KeyRing
 from keel.auth.secrets import load_hashing_secret
 from keel.cache import build_cache, build_semantic_cache
 from keel.cache.store import ResponseCache
+from keel.canary.service import CanaryService, gateway_host
 from keel.config.errors import ConfigError
 from keel.config.loader import load_runtime_config
 from keel.config.runtime import RuntimeConfig
@@ -96,6 +97,7 @@ class Runtime:
         self.request_ids = RequestIds()
         # Set in start():
         self.db: Database
+        self.spool: Spool
         self.session: aiohttp.ClientSession
         self.keyring: KeyRing
         self.kill_board: KillBoard
@@ -109,13 +111,14 @@ class Runtime:
         self.request_log: SqlRequestLogStore
         self.log_writer: RequestLogWriter
         self.snapshot: Snapshot
+        self.canaries: CanaryService
 
     async def start(self) -> None:
         config = self.initial_config
         storage = config.raw.storage
         data_dir = Path(storage.data_dir)
         # First: it takes the data directory's lock, so a second process on it fails before opening anything.
-        spool = Spool(Path(storage.spool_dir) if storage.spool_dir else data_dir / "spool")
+        self.spool = spool = Spool(Path(storage.spool_dir) if storage.spool_dir else data_dir / "spool")
         self.db = await open_database(storage.database_url, schema=storage.database_schema)
         self.session = new_client_session()
         self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
@@ -172,6 +175,8 @@ class Runtime:
         self.drift.start()
         self.incidents = IncidentRecorder(SqlIncidentStore(self.db))
         self.snapshot = self._build(config)
+        self.canaries = CanaryService(gateway_host(self))
+        self.canaries.start()
         self.ready = True
 
     async def aclose(self) -> None:
@@ -179,6 +184,7 @@ class Runtime:
         if self._watch_task is not None:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
+        await self.canaries.aclose()
         await self.keyring.aclose()
         await self.kill_board.aclose()
         await self.circuit_sync.aclose()
@@ -195,6 +201,7 @@ class Runtime:
             await provider.aclose()
         await self.session.close()
         await self.db.aclose()
+        self.spool.close()  # releases the data directory, so another runtime may open it in this process
 
     def _build(self, config: RuntimeConfig) -> Snapshot:
         providers = build_providers(config, self.session)
