@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -118,3 +119,28 @@ def test_a_refusal_escalates_and_both_answers_are_paid_for(gateway: httpx.Client
     refusal = "I'm sorry, but I can't help with that."
     refusal_words = len(refusal.split())
     assert cost == strong + usd(prompt, refusal_words, "1", "2")
+
+
+def test_labelled_examples_vote_when_the_rules_allow_the_cheap_tier(tmp_path: Path) -> None:
+    examples = tmp_path / "examples.jsonl"
+    lines = [{"text": "what time do you open", "tier": "cheap"}, {"text": "when are you open today", "tier": "cheap"}]
+    lines += [{"text": "compare the warranty terms of both plans", "tier": "strong"}] * 3
+    examples.write_text("\n".join(json.dumps(line) for line in lines))
+    config = CONFIG.replace(
+        "classifier: {max_prompt_tokens: 40, strong_keywords: [refund]}",
+        f"classifier: {{max_prompt_tokens: 40, examples: {examples}, neighbours: 3}}",
+    )
+    (tmp_path / "keel.yaml").write_text(config)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (
+        keel_process(
+            ["serve", "--config", "keel.yaml", "--port", str(port)],
+            cwd=tmp_path,
+            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
+            ready_url=f"{url}/readyz",
+        ),
+        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
+    ):
+        assert ask(client, "support", "compare the warranty terms of both plans").headers["x-keel-tier"] == "strong"
+        assert ask(client, "support", "what time do you open").headers["x-keel-tier"] == "cheap"

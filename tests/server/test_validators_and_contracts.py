@@ -153,3 +153,9 @@ def test_a_contract_violation_is_a_400_naming_the_field(gateway: httpx.Client) -
     assert error["code"] == "input_contract_violation"
     assert "$.lines[0].quantity" in error["message"]
     assert response.headers["x-keel-guards"].startswith("contract=block")
+
+
+def test_keel_input_is_refused_on_routes_without_a_contract(gateway: httpx.Client) -> None:
+    response = chat(gateway, "structured", keel_input="<Order/>", keel_input_type="application/xml")
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "keel_input"

@@ -56,6 +56,18 @@ class Metrics:
         self.safe_mode = Counter(
             "keel_safe_mode_answers", "Answers served by a route's safe-mode path", ("route",), registry=self.registry
         )
+        self.errors = Counter(
+            "keel_errors",
+            "Requests that failed, by error class (RateLimited, UpstreamTimeout, GuardBlocked, ...)",
+            ("route", "deployment", "error_class"),
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "keel_cache_lookups",
+            "Cache outcomes on routes with a cache: hit, semantic_hit, miss, bypass",
+            ("route", "result"),
+            registry=self.registry,
+        )
         self.guard_verdicts = Counter(
             "keel_guard_verdicts",
             "Guard verdicts, by route, guard, stage (input, output) and action (allow, flag, redact, block, ...)",

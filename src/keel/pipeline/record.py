@@ -97,6 +97,10 @@ class RecordRequest:
             m.child(m.attempts, route, attempt.deployment, attempt.kind, attempt.error_class or "ok").inc()
         if ctx.safe_mode is not None:
             m.child(m.safe_mode, route).inc()
+        if ctx.error_class is not None:
+            m.child(m.errors, route, deployment, ctx.error_class).inc()
+        if ctx.cache is not None:
+            m.child(m.cache_lookups, route, ctx.cache).inc()
         if ctx.cost_usd is not None:
             m.child(m.cost, route, deployment).inc(ctx.cost_usd)
         prompt, completion, total = (_count(usage.get(k)) for k in _USAGE_KEYS)

@@ -24,7 +24,20 @@ class ValidateRequest:
             req = check_chat(body)
             ctx.stream = bool(req.stream)
             ctx.client_wants_usage = bool(req.stream_options and req.stream_options.include_usage)
+            if "keel_input" in body or "keel_input_type" in body:
+                _check_contract_input(ctx, body)
         else:
             check_embeddings(body)
         ctx.body = body
         return await call_next(ctx)
+
+
+def _check_contract_input(ctx: RequestContext, body: dict[str, object]) -> None:
+    """``keel_input`` is for routes whose input contract reads it; elsewhere it would reach the upstream."""
+    model = body.get("model")
+    route = ctx.config.route_for(model) if isinstance(model, str) else None
+    guards = route.guards if route is not None else None
+    if guards is None or not any(spec.cls.__name__ == "ContractGuard" for spec in guards.input):
+        raise InvalidRequest(
+            "keel_input and keel_input_type are only accepted by routes with an input contract", param="keel_input"
+        )

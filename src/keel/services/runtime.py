@@ -218,6 +218,7 @@ class Runtime:
             alerts=self.alerts,
             cache=self.cache,
             semantic=self.semantic,
+            embed=self.semantic.embedder.embed,  # tiered routes' nearest-neighbour vote
             admission=self.admission,
             guards=self.guards,
             on_incident=self._answer_leaked,
