@@ -32,6 +32,7 @@ from keel.guards.config import GuardsConfig
 from keel.hot.config import Budget, HotStoreConfig, RateLimit
 from keel.monitor.drift_route import RouteDriftConfig
 from keel.monitor.rules.config import AlertRule
+from keel.monitor.tracing import TracingConfig
 from keel.routing.tiering.config import TieringConfig
 from keel.simulator.behaviour import SimulatedModel
 
@@ -197,6 +198,8 @@ class KeelConfig(StrictModel):
     rate_limits: RateLimits = RateLimits()
     budgets: tuple[Budget, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
+    tracing: TracingConfig = TracingConfig()
+    """OpenTelemetry traces of every request (GenAI semantic conventions), exported over OTLP/HTTP."""
     canaries: CanariesConfig = CanariesConfig()
     """Golden canary suites: which suite files run, and whether on their schedules."""
     routes: dict[str, RouteConfig] = Field(default_factory=dict)

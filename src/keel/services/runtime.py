@@ -47,6 +47,7 @@ from keel.monitor.drift_service import DriftService
 from keel.monitor.metrics import Metrics
 from keel.monitor.rules.evaluator import RuleEvaluator
 from keel.monitor.rules.signals import SqlSignals
+from keel.monitor.tracing import RequestTracer
 from keel.pipeline.chain import Handler
 from keel.pipeline.order import build_pipeline
 from keel.providers.base import Provider
@@ -65,7 +66,7 @@ from keel.store.sql_request_log import SqlRequestLogStore
 
 log = logging.getLogger("keel")
 
-RESTART_ONLY = ("server", "storage", "hot_store", "cache_store", "semantic_cache")
+RESTART_ONLY = ("server", "storage", "hot_store", "cache_store", "semantic_cache", "tracing")
 
 
 def default_config_path() -> Path:
@@ -95,6 +96,7 @@ class Runtime:
         self.ready = False
         self.rng = random.Random()
         self.request_ids = RequestIds()
+        self.tracer: RequestTracer | None = None
         # Set in start():
         self.db: Database
         self.spool: Spool
@@ -174,6 +176,8 @@ class Runtime:
         self.drift = DriftService(SqlDriftStore(self.db), self._drift_routes, clock)
         self.drift.start()
         self.incidents = IncidentRecorder(SqlIncidentStore(self.db))
+        if config.raw.tracing.enabled:
+            self.tracer = RequestTracer(config.raw.tracing, deployments=lambda: self.snapshot.config.deployments)
         self.snapshot = self._build(config)
         self.canaries = CanaryService(gateway_host(self))
         self.canaries.start()
@@ -189,6 +193,8 @@ class Runtime:
         await self.kill_board.aclose()
         await self.circuit_sync.aclose()
         await self.log_writer.aclose()
+        if self.tracer is not None:
+            await self.tracer.aclose()
         await self.rules.aclose()
         await self.alerts.aclose()
         await self.guards.aclose()
@@ -210,7 +216,7 @@ class Runtime:
             kill_board=self.kill_board,
             providers=providers,
             health=self.health,
-            submit=self.log_writer.submit,
+            submit=self.log_writer.submit if self.tracer is None else self.tracer.wrap(self.log_writer.submit),
             metrics=self.metrics,
             rng=self.rng,
             limiter=self.limiter,
