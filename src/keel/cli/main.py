@@ -13,6 +13,7 @@ from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, o
 from keel.cli.cost import cost_app
 from keel.cli.drift import drift_app
 from keel.cli.kill import kill_app, unkill_app
+from keel.cli.review import review_app
 from keel.cli.spend import spend_command
 from keel.server.admin import key_json
 from keel.store.protocols import KeyRecord
@@ -27,6 +28,7 @@ app.add_typer(unkill_app, name="unkill")
 app.add_typer(cost_app, name="cost")
 app.add_typer(drift_app, name="drift")
 app.add_typer(canary_app, name="canary")
+app.add_typer(review_app, name="review")
 app.command("spend")(spend_command)
 
 

@@ -33,6 +33,7 @@ from keel.hot.config import Budget, HotStoreConfig, RateLimit
 from keel.monitor.drift_route import RouteDriftConfig
 from keel.monitor.rules.config import AlertRule
 from keel.monitor.tracing import TracingConfig
+from keel.review.config import ConfidenceConfig
 from keel.routing.tiering.config import TieringConfig
 from keel.simulator.behaviour import SimulatedModel
 
@@ -142,6 +143,8 @@ class RouteConfig(StrictModel):
     """Checks on the request (``input``) and the answer (``output``): PII, prompt injection, validators."""
     drift: RouteDriftConfig | None = None
     """Watch the route's inputs and outputs for drift against a frozen baseline window."""
+    confidence: ConfidenceConfig | None = None
+    """Score each answer; below the threshold, answer from the safe mode or queue it for human review."""
     description: str = ""
     log_bodies: bool = False
     """Store request and response bodies in the request log (off by default)."""
@@ -152,6 +155,12 @@ class RouteConfig(StrictModel):
             raise ValueError("a route needs `deployments` (or `tiering` with its tiers)")
         if self.tiering is not None and self.deployments:
             raise ValueError("give either `deployments` or `tiering`, not both: each tier lists its own deployments")
+        return self
+
+    @model_validator(mode="after")
+    def _confidence_can_fall_back(self) -> RouteConfig:
+        if self.confidence is not None and self.confidence.falls_back and self.safe_mode is None:
+            raise ValueError("`confidence.below` falls back to the safe mode, but the route has no `safe_mode`")
         return self
 
     @property

@@ -67,6 +67,8 @@ class RequestContext:
     """On a tiered route, the index of the tier serving the request (cheapest first)."""
     escalation: str | None = None
     """Why a lower tier's answer was not served, e.g. ``cheap: refusal``."""
+    confidence: float | None = None
+    """On a route with ``confidence``: the answer's score, the lowest of its signals (None when unknown)."""
     guard_state: GuardState | None = None
     """Shared by the route's guards for this request (PII placeholders to restore); never logged."""
     guard_verdicts: list[Json] = field(default_factory=list)

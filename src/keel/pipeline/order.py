@@ -1,16 +1,15 @@
 """The pipeline order, declared once.
 
-    record → shed load → authenticate → kill switch → validate
-    → rate limits and budget reserve (settled and committed after the call)
-    → input guards (PII redaction, prompt injection, input contracts)
-    → exact cache (lookup; store after the call)
-    → semantic cache (nearest earlier prompt of the route; store after the call)
-    → output guards (checked before the answer reaches the client; placeholders restored last)
-    → tier (classify; escalate a failed cheap answer to the next tier)
-    → choose route (plan)
-    → call upstream (retries, failover, fallbacks, hedging, safe mode)
-
-Later capabilities slot in here, in this order: confidence fallback around the upstream call.
+record → shed load → authenticate → kill switch → validate
+→ rate limits and budget reserve (settled and committed after the call)
+→ input guards (PII redaction, prompt injection, input contracts)
+→ exact cache (lookup; store after the call)
+→ semantic cache (nearest earlier prompt of the route; store after the call)
+→ confidence (score the checked answer; below the threshold, safe mode or the human review queue)
+→ output guards (checked before the answer reaches the client; placeholders restored last)
+→ tier (classify; escalate a failed cheap answer to the next tier)
+→ choose route (plan)
+→ call upstream (retries, failover, fallbacks, hedging, safe mode)
 """
 
 from __future__ import annotations
@@ -42,6 +41,8 @@ from keel.pipeline.shed import ShedLoad
 from keel.pipeline.tiers import ServeByTier
 from keel.pipeline.validate import ValidateRequest
 from keel.providers.base import Provider
+from keel.review.stage import ScoreConfidence
+from keel.review.store import SqlReviewStore
 from keel.routing.health import Health
 from keel.routing.tiering.examples import Embed
 from keel.store.records import RequestRecord
@@ -64,6 +65,7 @@ def build_pipeline(
     semantic: SemanticCache,
     guards: GuardRunner,
     on_incident: IncidentSink,
+    reviews: SqlReviewStore,
     embed: Embed | None = None,
     drift: DriftSink | None = None,
 ) -> Handler:
@@ -77,6 +79,7 @@ def build_pipeline(
         InputGuards(guards),
         ExactCache(cache),
         SemanticCacheStage(semantic),
+        ScoreConfidence(reviews, providers, health),
         OutputGuards(guards, on_incident),
         ServeByTier(embed),
         ChooseRoute(health, kill_board, rng),

@@ -145,6 +145,7 @@ class RecordRequest:
                 escalation=ctx.escalation,
                 rollout_id=ctx.rollout_id,
                 rollout_side=ctx.rollout_side,
+                confidence=ctx.confidence,
             )
         )
 

@@ -53,6 +53,7 @@ from keel.pipeline.order import build_pipeline
 from keel.providers.base import Provider
 from keel.providers.factory import build_providers
 from keel.providers.http import new_client_session
+from keel.review.store import SqlReviewStore
 from keel.routing.health import Health
 from keel.routing.shared_circuits import CircuitSync
 from keel.store.log_writer import RequestLogWriter
@@ -228,6 +229,7 @@ class Runtime:
             admission=self.admission,
             guards=self.guards,
             on_incident=self._answer_leaked,
+            reviews=SqlReviewStore(self.db),
             drift=self.drift.offer,
         )
         return Snapshot(config, providers, pipeline)

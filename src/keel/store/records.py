@@ -18,7 +18,8 @@ class AttemptRecord:
     latency_ms: float = 0.0
     kind: str = "primary"
     """primary, retry (same deployment again), failover (the next one), hedge, fallback
-    (context-window or content-policy), spillover (past a full provisioned deployment), safe_mode."""
+    (context-window or content-policy), spillover (past a full provisioned deployment), safe_mode,
+    agreement (the same request asked again to score the answer's confidence)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,8 @@ class RequestRecord:
     rollout_id: str | None = None
     rollout_side: str | None = None
     """``live`` or ``candidate``: which side of the route's canary rollout the request was assigned to."""
+    confidence: float | None = None
+    """On a route with ``confidence``: the answer's score in [0, 1] (``None`` when unknown or not scored)."""
 
 
 # The JSON form below is shared by the disk spool and the SQL stores, so a record reads back the same

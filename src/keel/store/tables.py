@@ -73,6 +73,7 @@ request_log = sa.Table(
     sa.Column("escalation", sa.Text),
     sa.Column("rollout_id", sa.Text, index=True),
     sa.Column("rollout_side", sa.Text),
+    sa.Column("confidence", sa.Double),
     # The admin views filter by one dimension over a time window, newest first.
     sa.Index("ix_request_log_route_ts", "route", "ts"),
     sa.Index("ix_request_log_key_id_ts", "key_id", "ts"),
@@ -238,4 +239,27 @@ shadow_results = sa.Table(
     sa.Column("error", sa.Text),
     # Reports read one route over a time window.
     sa.Index("ix_shadow_results_route_ts", "route", "ts"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("review_id", sa.Text, primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=False, index=True),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("deployment", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Double),
+    sa.Column("parts", json_type(), nullable=False),
+    sa.Column("messages", json_type(), nullable=False),  # PII-redacted before it is stored
+    sa.Column("answer", sa.Text),  # PII-redacted before it is stored
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("corrected_answer", sa.Text),
+    sa.Column("decided_at", sa.Double),
+    # The queue is read oldest first, for all routes or one.
+    sa.Index("ix_reviews_status_ts", "status", "ts"),
+    sa.Index("ix_reviews_route_status_ts", "route", "status", "ts"),
 )
