@@ -7,6 +7,7 @@ shared; long conversations are scored up to ``max_chars`` from the end, where ne
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -61,7 +62,9 @@ class InjectionGuard(Guard):
                 best, signals = result.score, result.signals
         if best < self._threshold:
             return Outcome(self.verdict("input", score=best))
-        findings = tuple(Finding(signal.split(":", 1)[0], detail=signal) for signal in signals[:5]) or (
+        kinds = Counter(signal.split(":", 1)[0] for signal in signals)
+        details = {kind: ", ".join(s for s in signals if s.startswith(kind + ":"))[:160] for kind in kinds}
+        findings = tuple(Finding(kind, count, detail=details[kind]) for kind, count in sorted(kinds.items())) or (
             Finding("injection", score=best),
         )
         message = f"the request looks like a prompt injection (score {best:.2f} ≥ {self._threshold:.2f})"
