@@ -19,6 +19,7 @@ from keel.config.errors import ConfigError, ConfigIssue
 from keel.config.schema import DeploymentConfig, KeelConfig, RouteConfig
 from keel.guards.registry import ResolvedGuards, resolve_guards
 from keel.providers.base import Target
+from keel.rollout.config import RolloutConfig
 from keel.routing.tiering.examples import LabelledExample, load_examples
 
 ProviderKind = Literal["http", "simulator", "faq"]
@@ -100,6 +101,8 @@ def resolve(raw: KeelConfig, *, source: str, base_dir: Path) -> RuntimeConfig:
         for path, dep_name in _references(name, route):
             if dep_name not in raw.deployments:
                 issue(path, f"no deployment named {dep_name!r}")
+        if route.rollout is not None:
+            _check_rollout(name, route, route.rollout, raw, issue)
         other = raw.deployments.get(name)
         if other is not None and other.public:
             issue(f"routes.{name}", f"route name clashes with public deployment {name!r}")
@@ -148,6 +151,19 @@ def _tier_examples(
     except (OSError, ValueError) as error:
         issue(f"routes.{name}.tiering.classifier.examples", str(error))
         return ()
+
+
+def _check_rollout(
+    name: str, route: RouteConfig, rollout: RolloutConfig, raw: KeelConfig, issue: Callable[[str, str], None]
+) -> None:
+    """The candidate must be a known deployment the route does not serve yet, on a route with one pool."""
+    path = f"routes.{name}.rollout"
+    if route.tiering is not None:
+        issue(path, "a tiered route cannot have a rollout: each request's tier chooses its deployments")
+    if rollout.candidate not in raw.deployments:
+        issue(f"{path}.candidate", f"no deployment named {rollout.candidate!r}")
+    elif rollout.candidate in route.pool:
+        issue(f"{path}.candidate", f"{rollout.candidate!r} already serves this route; the candidate must be new to it")
 
 
 def _references(name: str, route: RouteConfig) -> list[tuple[str, str]]:

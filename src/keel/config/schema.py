@@ -34,6 +34,7 @@ from keel.monitor.drift_route import RouteDriftConfig
 from keel.monitor.rules.config import AlertRule
 from keel.monitor.tracing import TracingConfig
 from keel.review.config import ConfidenceConfig
+from keel.rollout.config import RolloutConfig
 from keel.routing.tiering.config import TieringConfig
 from keel.simulator.behaviour import SimulatedModel
 
@@ -141,6 +142,8 @@ class RouteConfig(StrictModel):
     """The semantic cache: prompts close to one answered before get that answer (see docs/semantic-cache.md)."""
     guards: GuardsConfig | None = None
     """Checks on the request (``input``) and the answer (``output``): PII, prompt injection, validators."""
+    rollout: RolloutConfig | None = None
+    """A canary rollout: a new deployment takes a growing share of the traffic (docs/rollouts.md)."""
     drift: RouteDriftConfig | None = None
     """Watch the route's inputs and outputs for drift against a frozen baseline window."""
     confidence: ConfidenceConfig | None = None

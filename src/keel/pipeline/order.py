@@ -8,6 +8,7 @@ record → shed load → authenticate → kill switch → validate
 → confidence (score the checked answer; below the threshold, safe mode or the human review queue)
 → output guards (checked before the answer reaches the client; placeholders restored last)
 → tier (classify; escalate a failed cheap answer to the next tier)
+→ canary rollout (live or candidate, by sticky hash)
 → choose route (plan)
 → call upstream (retries, failover, fallbacks, hedging, safe mode)
 """
@@ -35,6 +36,7 @@ from keel.pipeline.chain import Handler, Stage, build_chain
 from keel.pipeline.guards import IncidentSink, InputGuards, OutputGuards
 from keel.pipeline.kill import CheckKillSwitches
 from keel.pipeline.record import DriftSink, RecordRequest
+from keel.pipeline.rollout import AssignRollout
 from keel.pipeline.route import ChooseRoute
 from keel.pipeline.semantic import SemanticCacheStage
 from keel.pipeline.shed import ShedLoad
@@ -43,6 +45,7 @@ from keel.pipeline.validate import ValidateRequest
 from keel.providers.base import Provider
 from keel.review.stage import ScoreConfidence
 from keel.review.store import SqlReviewStore
+from keel.rollout.board import RolloutBoard
 from keel.routing.health import Health
 from keel.routing.tiering.examples import Embed
 from keel.store.records import RequestRecord
@@ -66,6 +69,7 @@ def build_pipeline(
     guards: GuardRunner,
     on_incident: IncidentSink,
     reviews: SqlReviewStore,
+    rollouts: RolloutBoard,
     embed: Embed | None = None,
     drift: DriftSink | None = None,
 ) -> Handler:
@@ -82,6 +86,7 @@ def build_pipeline(
         ScoreConfidence(reviews, providers, health),
         OutputGuards(guards, on_incident),
         ServeByTier(embed),
+        AssignRollout(rollouts),
         ChooseRoute(health, kill_board, rng),
     ]
     return build_chain(stages, CallUpstream(providers, health, rng))

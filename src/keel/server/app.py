@@ -22,6 +22,7 @@ from keel.server.canary_api import add_canary_routes
 from keel.server.feedback import add_feedback_routes
 from keel.server.responses import error_response, json_response, keel_headers, send_reply
 from keel.server.review_api import add_review_routes
+from keel.server.rollout_api import add_rollout_routes
 from keel.services.runtime import Runtime
 
 log = logging.getLogger("keel.server")
@@ -46,6 +47,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/metrics", _metrics)
     add_admin_routes(app, RUNTIME)
     add_kill_switch_routes(app, RUNTIME)
+    add_rollout_routes(app, RUNTIME)
     add_feedback_routes(app, RUNTIME)
     add_review_routes(app, RUNTIME)
     add_canary_routes(app, RUNTIME)

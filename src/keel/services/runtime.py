@@ -54,6 +54,10 @@ from keel.providers.base import Provider
 from keel.providers.factory import build_providers
 from keel.providers.http import new_client_session
 from keel.review.store import SqlReviewStore
+from keel.rollout.board import RolloutBoard
+from keel.rollout.observe import SqlObserver
+from keel.rollout.service import RolloutService
+from keel.rollout.store import SqlRolloutStore
 from keel.routing.health import Health
 from keel.routing.shared_circuits import CircuitSync
 from keel.store.log_writer import RequestLogWriter
@@ -115,6 +119,8 @@ class Runtime:
         self.log_writer: RequestLogWriter
         self.snapshot: Snapshot
         self.canaries: CanaryService
+        self.rollout_board: RolloutBoard
+        self.rollouts: RolloutService
 
     async def start(self) -> None:
         config = self.initial_config
@@ -179,7 +185,19 @@ class Runtime:
         self.incidents = IncidentRecorder(SqlIncidentStore(self.db))
         if config.raw.tracing.enabled:
             self.tracer = RequestTracer(config.raw.tracing, deployments=lambda: self.snapshot.config.deployments)
+        rollout_store = SqlRolloutStore(self.db)
+        self.rollout_board = RolloutBoard(rollout_store, lambda: self.snapshot.config)
+        self.rollouts = RolloutService(
+            rollout_store,
+            SqlObserver(self.db),
+            lambda: self.snapshot.config,
+            notifier=self.alerts,
+            board=self.rollout_board,
+            clock=clock,
+        )
         self.snapshot = self._build(config)
+        await self.rollout_board.start()  # it reads the routes of self.snapshot's config
+        self.rollouts.start()
         self.canaries = CanaryService(gateway_host(self))
         self.canaries.start()
         self.ready = True
@@ -193,6 +211,8 @@ class Runtime:
         await self.keyring.aclose()
         await self.kill_board.aclose()
         await self.circuit_sync.aclose()
+        await self.rollouts.aclose()
+        await self.rollout_board.aclose()
         await self.log_writer.aclose()
         if self.tracer is not None:
             await self.tracer.aclose()
@@ -230,6 +250,7 @@ class Runtime:
             guards=self.guards,
             on_incident=self._answer_leaked,
             reviews=SqlReviewStore(self.db),
+            rollouts=self.rollout_board,
             drift=self.drift.offer,
         )
         return Snapshot(config, providers, pipeline)
