@@ -15,6 +15,7 @@ from keel.cli.drift import drift_app
 from keel.cli.kill import kill_app, unkill_app
 from keel.cli.review import review_app
 from keel.cli.rollout import rollout_app
+from keel.cli.shadow import shadow_app
 from keel.cli.spend import spend_command
 from keel.server.admin import key_json
 from keel.store.protocols import KeyRecord
@@ -31,6 +32,7 @@ app.add_typer(drift_app, name="drift")
 app.add_typer(canary_app, name="canary")
 app.add_typer(review_app, name="review")
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(shadow_app, name="shadow")
 app.command("spend")(spend_command)
 
 

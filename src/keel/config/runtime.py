@@ -180,6 +180,8 @@ def _references(name: str, route: RouteConfig) -> list[tuple[str, str]]:
         refs.append((f"{base}.content_policy_fallback", route.content_policy_fallback))
     if route.safe_mode and route.safe_mode.deployment:
         refs.append((f"{base}.safe_mode.deployment", route.safe_mode.deployment))
+    if route.shadow is not None:
+        refs.append((f"{base}.shadow.candidate", route.shadow.candidate))
     return refs
 
 

@@ -36,6 +36,7 @@ from keel.monitor.tracing import TracingConfig
 from keel.review.config import ConfidenceConfig
 from keel.rollout.config import RolloutConfig
 from keel.routing.tiering.config import TieringConfig
+from keel.shadow.config import ShadowConfig
 from keel.simulator.behaviour import SimulatedModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -142,6 +143,8 @@ class RouteConfig(StrictModel):
     """The semantic cache: prompts close to one answered before get that answer (see docs/semantic-cache.md)."""
     guards: GuardsConfig | None = None
     """Checks on the request (``input``) and the answer (``output``): PII, prompt injection, validators."""
+    shadow: ShadowConfig | None = None
+    """Mirror a share of the answered requests to a candidate deployment, off the request path."""
     rollout: RolloutConfig | None = None
     """A canary rollout: a new deployment takes a growing share of the traffic (docs/rollouts.md)."""
     drift: RouteDriftConfig | None = None

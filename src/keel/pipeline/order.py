@@ -5,6 +5,7 @@ record → shed load → authenticate → kill switch → validate
 → input guards (PII redaction, prompt injection, input contracts)
 → exact cache (lookup; store after the call)
 → semantic cache (nearest earlier prompt of the route; store after the call)
+→ shadow (mirror a share of answered requests to a candidate, once the answer is out)
 → confidence (score the checked answer; below the threshold, safe mode or the human review queue)
 → output guards (checked before the answer reaches the client; placeholders restored last)
 → tier (classify; escalate a failed cheap answer to the next tier)
@@ -48,6 +49,7 @@ from keel.review.store import SqlReviewStore
 from keel.rollout.board import RolloutBoard
 from keel.routing.health import Health
 from keel.routing.tiering.examples import Embed
+from keel.shadow.mirror import MirrorToShadow
 from keel.store.records import RequestRecord
 
 
@@ -72,6 +74,7 @@ def build_pipeline(
     rollouts: RolloutBoard,
     embed: Embed | None = None,
     drift: DriftSink | None = None,
+    shadow: MirrorToShadow | None = None,
 ) -> Handler:
     stages: list[Stage] = [
         RecordRequest(submit, metrics, drift),
@@ -83,6 +86,7 @@ def build_pipeline(
         InputGuards(guards),
         ExactCache(cache),
         SemanticCacheStage(semantic),
+        *([shadow] if shadow is not None else []),
         ScoreConfidence(reviews, providers, health),
         OutputGuards(guards, on_incident),
         ServeByTier(embed),

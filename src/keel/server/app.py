@@ -23,6 +23,7 @@ from keel.server.feedback import add_feedback_routes
 from keel.server.responses import error_response, json_response, keel_headers, send_reply
 from keel.server.review_api import add_review_routes
 from keel.server.rollout_api import add_rollout_routes
+from keel.server.shadow_api import add_shadow_routes
 from keel.services.runtime import Runtime
 
 log = logging.getLogger("keel.server")
@@ -48,6 +49,7 @@ def build_app(runtime: Runtime) -> web.Application:
     add_admin_routes(app, RUNTIME)
     add_kill_switch_routes(app, RUNTIME)
     add_rollout_routes(app, RUNTIME)
+    add_shadow_routes(app, RUNTIME)
     add_feedback_routes(app, RUNTIME)
     add_review_routes(app, RUNTIME)
     add_canary_routes(app, RUNTIME)

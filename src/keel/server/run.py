@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -77,6 +78,10 @@ async def _main(config: RuntimeConfig, config_path: Path | None, host: str, port
         await runner.cleanup()
         await runtime.aclose()
         raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    # Start-up objects (config, catalogues, detectors) never die: out of the collector's reach, full
+    # collections stay short instead of stalling the event loop for ~100 ms under load.
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

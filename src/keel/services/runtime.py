@@ -60,6 +60,8 @@ from keel.rollout.service import RolloutService
 from keel.rollout.store import SqlRolloutStore
 from keel.routing.health import Health
 from keel.routing.shared_circuits import CircuitSync
+from keel.shadow.mirror import MirrorToShadow
+from keel.shadow.store import SqlShadowStore
 from keel.store.log_writer import RequestLogWriter
 from keel.store.spool import Spool
 from keel.store.sql import Database, open_database
@@ -180,11 +182,20 @@ class Runtime:
         self.metrics.on_scrape(self._export_circuits)
         self.admission = Admission(config.raw.server.shedding)
         self.guards = GuardRunner(GuardResources(config.base_dir, self.session), self.metrics)
+        # The candidate's answers meet the route's guards too, on a runner of their own so that their
+        # verdicts stay out of the live guard metrics.
+        self.shadow_guards = GuardRunner(GuardResources(config.base_dir, self.session), Metrics())
         self.drift = DriftService(SqlDriftStore(self.db), self._drift_routes, clock)
         self.drift.start()
         self.incidents = IncidentRecorder(SqlIncidentStore(self.db))
         if config.raw.tracing.enabled:
             self.tracer = RequestTracer(config.raw.tracing, deployments=lambda: self.snapshot.config.deployments)
+        self.shadow = MirrorToShadow(
+            lambda: self.snapshot.providers,
+            SqlShadowStore(self.db),
+            guards=self.shadow_guards,
+            embed=self.semantic.embedder.embed,
+        )
         rollout_store = SqlRolloutStore(self.db)
         self.rollout_board = RolloutBoard(rollout_store, lambda: self.snapshot.config)
         self.rollouts = RolloutService(
@@ -208,6 +219,7 @@ class Runtime:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self.canaries.aclose()
+        await self.shadow.aclose()
         await self.keyring.aclose()
         await self.kill_board.aclose()
         await self.circuit_sync.aclose()
@@ -219,6 +231,7 @@ class Runtime:
         await self.rules.aclose()
         await self.alerts.aclose()
         await self.guards.aclose()
+        await self.shadow_guards.aclose()
         await self.drift.aclose()
         await self.incidents.aclose()
         await self.hot_store.aclose()
@@ -251,6 +264,7 @@ class Runtime:
             on_incident=self._answer_leaked,
             reviews=SqlReviewStore(self.db),
             rollouts=self.rollout_board,
+            shadow=self.shadow,
             drift=self.drift.offer,
         )
         return Snapshot(config, providers, pipeline)
