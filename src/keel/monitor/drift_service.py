@@ -18,9 +18,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from keel.cache.semantic import prompt_text
 from keel.core.clock import Clock
 from keel.monitor.drift import DriftMonitor, DriftReport, DriftStateError, extract_features
 from keel.monitor.drift_route import RouteDriftConfig
+from keel.routing.tiering.examples import Embed
 from keel.store.sql_drift import SqlDriftStore
 
 log = logging.getLogger("keel.drift")
@@ -37,11 +39,14 @@ class DriftService:
         *,
         sync_s: float = 30.0,
         replica: str | None = None,
+        embed: Embed | None = None,
     ) -> None:
         self._store = store
         self._routes = routes
         self._clock = clock
         self._sync_s = sync_s
+        self._embed = embed
+        self._warned = False
         self.replica = replica or secrets.token_hex(4)
         self._queue: deque[tuple[str, dict[str, Any], dict[str, Any] | None]] = deque(maxlen=_QUEUE)
         self._monitors: dict[str, DriftMonitor] = {}
@@ -65,28 +70,43 @@ class DriftService:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self.drain()
+        await self.drain()
         try:
             await self.sync()
         except Exception as error:
             log.warning("drift windows not saved at shutdown: %s", error)
 
-    def drain(self) -> int:
-        """Observe everything queued; how many exchanges."""
+    async def drain(self) -> int:
+        """Observe everything queued (embedding prompts in one batch per route that asks); how many exchanges."""
         configs = self._routes()
-        count = 0
+        batches: dict[str, list[tuple[dict[str, Any], dict[str, Any] | None]]] = {}
         while self._queue:
             route, request, response = self._queue.popleft()
-            config = configs.get(route)
-            if config is None:
-                continue
+            if route in configs:
+                batches.setdefault(route, []).append((request, response))
+        for route, exchanges in batches.items():
+            config = configs[route]
             monitor = self._monitors.get(route)
             if monitor is None:
                 monitor = self._monitors[route] = DriftMonitor(config.drift_config())
-            monitor.observe(route, extract_features(request, response))
-            self._observed[route] = self._observed.get(route, 0) + 1
-            count += 1
-        return count
+            vectors = await self._embeddings(exchanges) if config.embeddings else None
+            for index, (request, response) in enumerate(exchanges):
+                embedding = vectors[index] if vectors is not None else None
+                monitor.observe(route, extract_features(request, response), embedding)
+            self._observed[route] = self._observed.get(route, 0) + len(exchanges)
+        return sum(len(exchanges) for exchanges in batches.values())
+
+    async def _embeddings(self, exchanges: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> Any:
+        if self._embed is None:
+            if not self._warned:
+                log.warning("drift: routes ask for prompt embeddings, but the embedding model is not installed")
+                self._warned = True
+            return None
+        try:
+            return await self._embed([prompt_text(request) or "" for request, _ in exchanges])
+        except Exception as error:
+            log.warning("drift: prompt embeddings failed (%s); observing without them", error)
+            return None
 
     async def sync(self) -> None:
         """Share this replica's windows and freeze or adopt baselines."""
@@ -137,7 +157,7 @@ class DriftService:
             await asyncio.sleep(1.0)
             elapsed += 1.0
             try:
-                self.drain()
+                await self.drain()
                 if elapsed >= self._sync_s:
                     elapsed = 0.0
                     await self.sync()

