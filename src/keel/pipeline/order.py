@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from keel.auth.keyring import KeyRing
 from keel.cache.semantic import SemanticCache
 from keel.cache.store import ResponseCache
+from keel.config.runtime import RuntimeConfig
 from keel.control.admission import Admission
 from keel.control.kill_switches import KillBoard
 from keel.guards.runner import GuardRunner
@@ -53,8 +54,34 @@ from keel.shadow.mirror import MirrorToShadow
 from keel.store.records import RequestRecord
 
 
+def features_in_use(config: RuntimeConfig) -> frozenset[str]:
+    """The optional stages some route of ``config`` needs."""
+    raw = config.raw
+    uses: set[str] = set()
+    limits = raw.rate_limits
+    if raw.budgets or limits.default_key or limits.keys or limits.teams:
+        uses.add("limits")
+    for route in config.routes.values():
+        rc = route.config
+        if rc.rate_limit is not None:
+            uses.add("limits")
+        for feature, value in (
+            ("guards", rc.guards),
+            ("cache", rc.cache),
+            ("semantic_cache", rc.semantic_cache),
+            ("shadow", rc.shadow),
+            ("confidence", rc.confidence),
+            ("tiering", rc.tiering),
+            ("rollout", rc.rollout),
+        ):
+            if value is not None:
+                uses.add(feature)
+    return frozenset(uses)
+
+
 def build_pipeline(
     *,
+    config: RuntimeConfig,
     keyring: KeyRing,
     kill_board: KillBoard,
     providers: Mapping[str, Provider],
@@ -76,21 +103,26 @@ def build_pipeline(
     drift: DriftSink | None = None,
     shadow: MirrorToShadow | None = None,
 ) -> Handler:
+    # A stage no route of this config needs is left out of the chain (it is rebuilt on every reload).
+    uses = features_in_use(config)
+    optional: list[tuple[str, Stage]] = [
+        ("limits", AdmitWithinLimits(limiter, ledger, alerts)),
+        ("guards", InputGuards(guards)),
+        ("cache", ExactCache(cache)),
+        ("semantic_cache", SemanticCacheStage(semantic)),
+        *([("shadow", shadow)] if shadow is not None else []),
+        ("confidence", ScoreConfidence(reviews, providers, health)),
+        ("guards", OutputGuards(guards, on_incident)),
+        ("tiering", ServeByTier(embed)),
+        ("rollout", AssignRollout(rollouts)),
+    ]
     stages: list[Stage] = [
         RecordRequest(submit, metrics, drift),
         ShedLoad(admission, metrics),
         Authenticate(keyring),
         CheckKillSwitches(kill_board),
         ValidateRequest(),
-        AdmitWithinLimits(limiter, ledger, alerts),
-        InputGuards(guards),
-        ExactCache(cache),
-        SemanticCacheStage(semantic),
-        *([shadow] if shadow is not None else []),
-        ScoreConfidence(reviews, providers, health),
-        OutputGuards(guards, on_incident),
-        ServeByTier(embed),
-        AssignRollout(rollouts),
+        *(stage for feature, stage in optional if feature in uses),
         ChooseRoute(health, kill_board, rng),
     ]
     return build_chain(stages, CallUpstream(providers, health, rng))
