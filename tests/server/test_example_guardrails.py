@@ -8,24 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, free_port, keel_process
+from tests.server.served import serve
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "guardrails.yaml"
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (
-        keel_process(
-            ["serve", "--config", str(EXAMPLE), "--port", str(port)],
-            cwd=tmp_path_factory.mktemp("example-guardrails"),
-            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
-            ready_url=f"{url}/readyz",
-        ),
-        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
-    ):
+    with serve(tmp_path_factory.mktemp("example-guardrails"), EXAMPLE) as client:
         yield client
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, free_port, keel_process
+from tests.server.served import serve
 
 CONFIG = """\
 storage: {log_flush_interval_s: 0.05}
@@ -26,18 +26,7 @@ deployments:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Path]]:
     workdir: Path = tmp_path_factory.mktemp("feedback")
-    (workdir / "keel.yaml").write_text(CONFIG)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (
-        keel_process(
-            ["serve", "--config", "keel.yaml", "--port", str(port)],
-            cwd=workdir,
-            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
-            ready_url=f"{url}/readyz",
-        ),
-        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
-    ):
+    with serve(workdir, CONFIG) as client:
         yield client, workdir
 
 

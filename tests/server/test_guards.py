@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, free_port, keel_process
+from tests.server.served import logged, serve
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"
@@ -49,35 +48,14 @@ deployments:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    workdir: Path = tmp_path_factory.mktemp("guards")
-    (workdir / "keel.yaml").write_text(CONFIG)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (
-        keel_process(
-            ["serve", "--config", "keel.yaml", "--port", str(port)],
-            cwd=workdir,
-            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
-            ready_url=f"{url}/readyz",
-        ),
-        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
-    ):
+    workdir = tmp_path_factory.mktemp("guards")
+    with serve(workdir, CONFIG) as client:
         yield client
 
 
 def chat(client: httpx.Client, route: str, text: str, **extra: object) -> httpx.Response:
     body = {"model": route, "messages": [{"role": "user", "content": text}], **extra}
     return client.post("/v1/chat/completions", json=body)
-
-
-def logged(client: httpx.Client, request_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for record in client.get("/admin/requests", params={"limit": 100}).json()["data"]:
-            if record["request_id"] == request_id:
-                return dict(record)
-        time.sleep(0.05)
-    raise AssertionError(f"{request_id} never reached the request log")
 
 
 def test_pii_is_redacted_upstream_and_restored_for_the_caller(gateway: httpx.Client) -> None:

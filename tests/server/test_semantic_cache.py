@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, free_port, keel_process
+from tests.server.served import logged, serve
 
 CONFIG = """\
 storage: {log_flush_interval_s: 0.05}
@@ -29,19 +27,8 @@ deployments:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    workdir: Path = tmp_path_factory.mktemp("semantic")
-    (workdir / "keel.yaml").write_text(CONFIG)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (
-        keel_process(
-            ["serve", "--config", "keel.yaml", "--port", str(port)],
-            cwd=workdir,
-            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
-            ready_url=f"{url}/readyz",
-        ),
-        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
-    ):
+    workdir = tmp_path_factory.mktemp("semantic")
+    with serve(workdir, CONFIG) as client:
         yield client
 
 
@@ -60,14 +47,8 @@ def test_a_retyped_question_is_answered_from_the_semantic_cache(gateway: httpx.C
     assert float(again.headers["x-keel-cache-similarity"]) >= 0.86
     assert again.json()["choices"] == first.json()["choices"]
     assert float(again.headers["x-keel-cost-usd"]) == 0.0
-    request_id = again.headers["x-request-id"]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [r for r in gateway.get("/admin/requests").json()["data"] if r["request_id"] == request_id]
-        if found:
-            break
-        time.sleep(0.05)
-    assert found[0]["cache"] == "semantic_hit" and found[0]["attempts"] == []
+    record = logged(gateway, again.headers["x-request-id"])
+    assert record["cache"] == "semantic_hit" and record["attempts"] == []
 
 
 def test_a_different_question_or_number_or_route_is_not_a_hit(gateway: httpx.Client) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, free_port, keel_process
+from tests.server.served import logged, serve
 
 CONFIG = """\
 storage: {log_flush_interval_s: 0.05}
@@ -45,19 +44,8 @@ deployments:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    workdir: Path = tmp_path_factory.mktemp("tiers")
-    (workdir / "keel.yaml").write_text(CONFIG)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (
-        keel_process(
-            ["serve", "--config", "keel.yaml", "--port", str(port)],
-            cwd=workdir,
-            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
-            ready_url=f"{url}/readyz",
-        ),
-        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
-    ):
+    workdir = tmp_path_factory.mktemp("tiers")
+    with serve(workdir, CONFIG) as client:
         yield client
 
 
@@ -71,16 +59,6 @@ def ask(client: httpx.Client, route: str, text: str) -> httpx.Response:
 
 def usd(prompt: int, completion: int, input_per_mtok: str, output_per_mtok: str) -> Decimal:
     return (prompt * Decimal(input_per_mtok) + completion * Decimal(output_per_mtok)) / 1_000_000
-
-
-def logged(client: httpx.Client, request_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for record in client.get("/admin/requests", params={"limit": 50}).json()["data"]:
-            if record["request_id"] == request_id:
-                return dict(record)
-        time.sleep(0.05)
-    raise AssertionError(f"{request_id} never reached the request log")
 
 
 def test_a_simple_request_is_served_by_the_cheap_tier(gateway: httpx.Client) -> None:
@@ -130,17 +108,6 @@ def test_labelled_examples_vote_when_the_rules_allow_the_cheap_tier(tmp_path: Pa
         "classifier: {max_prompt_tokens: 40, strong_keywords: [refund]}",
         f"classifier: {{max_prompt_tokens: 40, examples: {examples}, neighbours: 3}}",
     )
-    (tmp_path / "keel.yaml").write_text(config)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (
-        keel_process(
-            ["serve", "--config", "keel.yaml", "--port", str(port)],
-            cwd=tmp_path,
-            env={"KEEL_ADMIN_KEY": ADMIN_KEY},
-            ready_url=f"{url}/readyz",
-        ),
-        httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as client,
-    ):
+    with serve(tmp_path, config) as client:
         assert ask(client, "support", "compare the warranty terms of both plans").headers["x-keel-tier"] == "strong"
         assert ask(client, "support", "what time do you open").headers["x-keel-tier"] == "cheap"

@@ -10,10 +10,10 @@ import orjson
 from aiohttp import web
 
 from keel.control.kill_switches import ACTIONS, SCOPES, KillSwitch, Scope, new_switch
-from keel.core.errors import InvalidRequest, NotFound, PermissionDenied
+from keel.core.errors import InvalidRequest, NotFound
 from keel.monitor.drift import report_to_json
 from keel.monitor.drift_service import merged_report
-from keel.server.caller import caller
+from keel.server.caller import admin_runtime
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 from keel.services.spend import parse_when
@@ -27,9 +27,7 @@ from keel.store.sql_spend import SPEND_BY, SqlSpendStore
 
 def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def runtime_of(request: web.Request) -> Runtime:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         return runtime
 
     async def list_keys(request: web.Request) -> web.Response:
@@ -185,9 +183,7 @@ def _field(body: dict[str, Any], name: str, kind: type, *, required: bool = Fals
 
 def add_kill_switch_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def runtime_of(request: web.Request) -> Runtime:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         return runtime
 
     async def list_switches(request: web.Request) -> web.Response:

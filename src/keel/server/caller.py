@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from keel.core.context import RequestContext
+from keel.core.errors import PermissionDenied
 from keel.core.identity import Identity
 from keel.pipeline.auth import Authenticate
 from keel.services.runtime import Runtime
@@ -20,3 +21,11 @@ def caller(request: web.Request, runtime: Runtime) -> Identity:
         headers=request.headers,
     )
     return Authenticate(runtime.keyring).identify(ctx)
+
+
+def admin_runtime(request: web.Request, key: web.AppKey[Runtime]) -> Runtime:
+    """The app's runtime, for a caller presenting the admin key; a 403 in OpenAI's shape for anyone else."""
+    runtime = request.app[key]
+    if not caller(request, runtime).is_admin:
+        raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+    return runtime

@@ -16,8 +16,8 @@ from aiohttp import web
 from keel.canary.flaky import TestHistory
 from keel.canary.runner import SuiteRun, Trial
 from keel.canary.service import CanaryService, SuiteHistory, UnknownSuite
-from keel.core.errors import InvalidRequest, NotFound, PermissionDenied
-from keel.server.caller import caller
+from keel.core.errors import InvalidRequest, NotFound
+from keel.server.caller import admin_runtime
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 
@@ -26,9 +26,7 @@ MAX_LIMIT = 1000
 
 def add_canary_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def service_of(request: web.Request) -> CanaryService:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         return runtime.canaries
 
     async def list_suites(request: web.Request) -> web.Response:

@@ -10,11 +10,11 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from keel.core.errors import InvalidRequest, PermissionDenied
+from keel.core.errors import InvalidRequest
 from keel.feedback.model import Feedback, FeedbackRequest
 from keel.guards.pii.detector import PiiDetector
 from keel.guards.pii.redact import redact
-from keel.server.caller import caller
+from keel.server.caller import admin_runtime, caller
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 from keel.services.spend import parse_when
@@ -53,9 +53,7 @@ def add_feedback_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
         return json_response({"object": "feedback", "id": stored.feedback_id, "request_id": stored.request_id})
 
     async def summary(request: web.Request) -> web.Response:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         query = request.query
         by = query.get("by", "route")
         if by not in FEEDBACK_BY:

@@ -18,7 +18,7 @@ from typing import Any, cast
 import orjson
 from aiohttp import web
 
-from keel.core.errors import ClientError, InvalidRequest, NotFound, PermissionDenied
+from keel.core.errors import ClientError, InvalidRequest, NotFound
 from keel.review.store import (
     DECISIONS,
     STATUSES,
@@ -29,7 +29,7 @@ from keel.review.store import (
     SqlReviewStore,
     Status,
 )
-from keel.server.caller import caller
+from keel.server.caller import admin_runtime
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 
@@ -45,9 +45,7 @@ class ReviewConflict(ClientError):
 
 def add_review_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def store_of(request: web.Request) -> SqlReviewStore:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         return SqlReviewStore(runtime.db)
 
     async def list_reviews(request: web.Request) -> web.Response:

@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from keel.core.errors import ClientError, InvalidRequest, NotFound, PermissionDenied
+from keel.core.errors import ClientError, InvalidRequest, NotFound
 from keel.rollout.machine import RolloutError, RolloutState
 from keel.rollout.service import RolloutService
 from keel.rollout.store import SqlRolloutStore
-from keel.server.caller import caller
+from keel.server.caller import admin_runtime
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 
@@ -36,9 +36,7 @@ class RolloutRefused(ClientError):
 
 def add_rollout_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def runtime_of(request: web.Request) -> Runtime:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         return runtime
 
     async def list_rollouts(request: web.Request) -> web.Response:

@@ -6,8 +6,8 @@ import time
 
 from aiohttp import web
 
-from keel.core.errors import InvalidRequest, PermissionDenied
-from keel.server.caller import caller
+from keel.core.errors import InvalidRequest
+from keel.server.caller import admin_runtime
 from keel.server.responses import json_response
 from keel.services.runtime import Runtime
 from keel.services.spend import parse_when
@@ -17,9 +17,7 @@ from keel.shadow.store import SqlShadowStore
 
 def add_shadow_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     async def summary(request: web.Request) -> web.Response:
-        runtime = request.app[key]
-        if not caller(request, runtime).is_admin:
-            raise PermissionDenied("the admin API needs the admin key (KEEL_ADMIN_KEY)", code="admin_only")
+        runtime = admin_runtime(request, key)
         route = request.match_info["route"]
         query = request.query
         now = time.time()
