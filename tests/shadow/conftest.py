@@ -38,7 +38,7 @@ routes:
     shadow: {candidate: failing, share: 1.0}
   sampled:
     deployments: [live]
-    shadow: {candidate: other, share: 0.3}
+    shadow: {candidate: other, share: 0.3, max_in_flight: 64}  # every sampled request is mirrored
   busy:
     deployments: [live]
     shadow: {candidate: slower, share: 1.0, max_in_flight: 2}
