@@ -43,6 +43,8 @@ class RequestContext:
     headers: Mapping[str, str] = field(default_factory=dict)
     identity: Identity | None = None
     body: Json | None = None
+    requested: Route | None = None
+    """The route the request's ``model`` names, looked up once when the body is validated."""
     route: Route | None = None
     deployment: Deployment | None = None
     stream: bool = False

@@ -35,7 +35,7 @@ class AdmitWithinLimits:
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
         assert ctx.body is not None and ctx.identity is not None
         config = ctx.config
-        route = config.route_for(ctx.body["model"])
+        route = ctx.requested
         scopes = _scopes(ctx, route)
         budgets = budgets_for(
             config.raw.budgets,

@@ -29,7 +29,7 @@ class AssignRollout:
 
     def _assign(self, ctx: RequestContext) -> None:
         assert ctx.body is not None
-        route = ctx.config.route_for(ctx.body["model"])
+        route = ctx.requested
         config = route.config.rollout if route is not None else None
         if route is None or config is None:
             return

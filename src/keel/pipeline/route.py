@@ -23,7 +23,7 @@ class ChooseRoute:
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
         assert ctx.body is not None and ctx.identity is not None
         model = ctx.body["model"]
-        route = ctx.config.route_for(model)
+        route = ctx.requested
         if route is None:
             raise NotFound(f"The model {model!r} does not exist on this gateway", code="model_not_found", param="model")
         if not ctx.identity.may_use(route.name):

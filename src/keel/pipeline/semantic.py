@@ -25,7 +25,7 @@ class SemanticCacheStage:
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
         assert ctx.body is not None
-        route = ctx.config.route_for(ctx.body["model"])
+        route = ctx.requested
         config = route.config.semantic_cache if route is not None else None
         if route is None or config is None or ctx.endpoint != "chat.completions" or ctx.cache == "hit":
             return await call_next(ctx)

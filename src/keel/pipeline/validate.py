@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import orjson
 
+from keel.config.runtime import Route
 from keel.core.context import Reply, RequestContext
 from keel.core.errors import InvalidRequest
 from keel.core.wire import check_chat, check_embeddings
+from keel.guards.builtin.contract_guard import ContractGuard
 from keel.pipeline.chain import Handler
 
 
@@ -24,20 +26,19 @@ class ValidateRequest:
             req = check_chat(body)
             ctx.stream = bool(req.stream)
             ctx.client_wants_usage = bool(req.stream_options and req.stream_options.include_usage)
-            if "keel_input" in body or "keel_input_type" in body:
-                _check_contract_input(ctx, body)
         else:
             check_embeddings(body)
         ctx.body = body
+        ctx.requested = ctx.config.route_for(body["model"])
+        if ctx.endpoint == "chat.completions" and ("keel_input" in body or "keel_input_type" in body):
+            _check_contract_input(ctx.requested)
         return await call_next(ctx)
 
 
-def _check_contract_input(ctx: RequestContext, body: dict[str, object]) -> None:
+def _check_contract_input(route: Route | None) -> None:
     """``keel_input`` is for routes whose input contract reads it; elsewhere it would reach the upstream."""
-    model = body.get("model")
-    route = ctx.config.route_for(model) if isinstance(model, str) else None
     guards = route.guards if route is not None else None
-    if guards is None or not any(spec.cls.__name__ == "ContractGuard" for spec in guards.input):
+    if guards is None or not any(issubclass(spec.cls, ContractGuard) for spec in guards.input):
         raise InvalidRequest(
             "keel_input and keel_input_type are only accepted by routes with an input contract", param="keel_input"
         )
