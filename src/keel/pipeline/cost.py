@@ -8,7 +8,7 @@ from __future__ import annotations
 from keel.core.context import RequestContext
 from keel.cost.compute import Cost, cost_of
 from keel.cost.estimate import estimate_request_tokens
-from keel.cost.money import NANOS_PER_USD
+from keel.cost.money import NANOS_PER_USD, usd_to_nanos
 from keel.cost.prices import price_for
 
 CHARS_PER_TOKEN = 4  # for a streamed answer without usage, estimated from its length
@@ -26,6 +26,16 @@ def request_cost(ctx: RequestContext) -> Cost | None:
     if usage is None:
         return cost_of(price, None, estimate_request_tokens(ctx.body), ctx.completion_chars // CHARS_PER_TOKEN)
     return cost_of(price, usage, 0, 0)
+
+
+def discard_answer(ctx: RequestContext) -> None:
+    """Before asking again (a higher tier, a retry, a fallback): keep what the discarded answer cost as
+    ``prior_cost_nanos`` and forget its usage, model, deployment and plan; its attempts stay in the log."""
+    ensure_cost(ctx)
+    if ctx.cost_usd is not None:
+        ctx.prior_cost_nanos = usd_to_nanos(ctx.cost_usd)
+    ctx.cost_usd, ctx.cost_estimated, ctx.usage, ctx.model = None, False, None, None
+    ctx.deployment, ctx.plan, ctx.completion_chars = None, [], 0
 
 
 def ensure_cost(ctx: RequestContext) -> None:

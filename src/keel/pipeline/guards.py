@@ -26,6 +26,7 @@ from keel.guards.pii.restore import restore
 from keel.guards.runner import GuardRunner
 from keel.guards.texts import rewrite_answer
 from keel.pipeline.chain import Handler
+from keel.pipeline.cost import discard_answer
 from keel.providers.sse import DONE_FRAME, encode_chunk
 
 IncidentSink = Callable[[RequestContext, Verdict], None]
@@ -33,7 +34,7 @@ IncidentSink = Callable[[RequestContext, Verdict], None]
 
 def _route(ctx: RequestContext) -> Route | None:
     assert ctx.body is not None
-    route = ctx.route or ctx.config.route_for(ctx.body["model"])
+    route = ctx.route or ctx.requested
     if route is None or route.guards is None or ctx.endpoint != "chat.completions":
         return None
     return route
@@ -134,20 +135,16 @@ class OutputGuards:
                 if state.reask is not None:
                     assert ctx.body is not None
                     ctx.body = {**ctx.body, "messages": state.reask}
-                reply = await call_next(_fresh(ctx))
+                discard_answer(ctx)
+                reply = await call_next(ctx)
                 continue
             if decisive.action == "fallback" and route.config.safe_mode is not None and ctx.safe_mode is None:
                 ctx.safe_mode = f"guard {decisive.guard}: {decisive.message}"[:300]
-                reply = await call_next(_fresh(ctx))
+                discard_answer(ctx)
+                reply = await call_next(ctx)
                 return reply.body  # the safe-mode path's own answer, as a route kill switch would give
             return _withheld(result.body)
         return None
-
-
-def _fresh(ctx: RequestContext) -> RequestContext:
-    """Forget the previous answer's usage and deployment before asking again (its attempts stay in the log)."""
-    ctx.usage, ctx.model, ctx.deployment, ctx.plan, ctx.cost_usd = None, None, None, [], None
-    return ctx
 
 
 def _withheld(answer: Json) -> Json:

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from keel.config.runtime import Route
 from keel.core.context import Json, Reply, RequestContext
 from keel.core.errors import KeelError
-from keel.cost.money import usd_to_nanos
 from keel.pipeline.chain import Handler
-from keel.pipeline.cost import ensure_cost
+from keel.pipeline.cost import discard_answer
 from keel.routing.tiering.checks import escalation_reason
 from keel.routing.tiering.classify import TierClassifier
 from keel.routing.tiering.config import TieringConfig
@@ -40,7 +39,7 @@ class ServeByTier:
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> Reply:
         assert ctx.body is not None
-        route = ctx.config.route_for(ctx.body["model"])
+        route = ctx.requested
         tiering = route.config.tiering if route is not None else None
         if route is None or tiering is None or ctx.endpoint != "chat.completions":
             return await call_next(ctx)
@@ -70,10 +69,7 @@ class ServeByTier:
     @staticmethod
     def _escalate(ctx: RequestContext, why: str) -> None:
         """Keep what the discarded answer cost, forget the rest, and move one tier up."""
-        ensure_cost(ctx)
-        ctx.prior_cost_nanos = usd_to_nanos(ctx.cost_usd) if ctx.cost_usd is not None else ctx.prior_cost_nanos
-        ctx.cost_usd, ctx.cost_estimated, ctx.usage, ctx.model = None, False, None, None
-        ctx.deployment, ctx.plan, ctx.completion_chars = None, [], 0
+        discard_answer(ctx)
         ctx.escalation = why if ctx.escalation is None else f"{ctx.escalation}; {why}"
         assert ctx.tier is not None
         ctx.tier += 1

@@ -34,11 +34,11 @@ from keel.core.context import Json, Reply, RequestContext
 from keel.core.errors import KeelError
 from keel.cost.compute import cost_of
 from keel.cost.estimate import estimate_completion_tokens, estimate_request_tokens
-from keel.cost.money import NANOS_PER_USD, usd_to_nanos
+from keel.cost.money import NANOS_PER_USD
 from keel.cost.prices import price_for
 from keel.pipeline.call import call_deployment, effective_timeouts
 from keel.pipeline.chain import Handler
-from keel.pipeline.cost import ensure_cost
+from keel.pipeline.cost import discard_answer
 from keel.providers.base import Provider
 from keel.review.confidence import Confidence, answer_text, score_answer
 from keel.review.config import ConfidenceConfig
@@ -138,11 +138,8 @@ class ScoreConfidence:
     @staticmethod
     async def _fall_back(ctx: RequestContext, config: ConfidenceConfig, call_next: Handler) -> Reply:
         """Answer again from the route's safe mode, keeping what the discarded answer cost."""
-        ensure_cost(ctx)
-        if ctx.cost_usd is not None:
-            ctx.prior_cost_nanos = usd_to_nanos(ctx.cost_usd)
-        ctx.cost_usd, ctx.cost_estimated, ctx.usage, ctx.model = None, False, None, None
-        ctx.deployment, ctx.plan, ctx.response_body = None, [], None
+        discard_answer(ctx)
+        ctx.response_body = None
         ctx.safe_mode = f"confidence {ctx.confidence:.4f} below {config.threshold}"
         reply = await call_next(ctx)
         reply.headers["x-keel-safe-mode"] = "low_confidence"
