@@ -146,14 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, rounds: int, duration: float, warmup: float, work: Path) -> dict[str, Any]:
-    sim_port = harness.free_port()
-    sim = harness.start(
-        "simulator",
-        [str(harness.KEEL), "simulate", "--host", "127.0.0.1", "--port", str(sim_port), "--config",
-         str(harness.BENCH / "simulator.yaml")],
-        harness.LOAD_CORE,
-    )  # fmt: skip
-    harness.wait_healthy(sim, sim_port, "/healthz", 60)
+    sim_port, sim = harness.start_simulator()
     targets: dict[str, harness.Target] = {"direct": harness.Target("direct", sim_port, "sk-bench-direct", sim)}
     for variant in VARIANTS:
         targets[variant] = launch(variant, sim_port, work)

@@ -127,6 +127,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_simulator(name: str = "simulator") -> tuple[int, Proc]:
+    """``keel simulate`` with bench/simulator.yaml on the load core, once it answers; its port and process."""
+    port = free_port()
+    argv = [
+        str(KEEL),
+        "simulate",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--config",
+        str(BENCH / "simulator.yaml"),
+    ]
+    sim = start(name, argv, LOAD_CORE)
+    wait_healthy(sim, port, "/healthz", 60)
+    return port, sim
+
+
 def log_tail(proc: Proc, lines: int = 30) -> str:
     try:
         text = proc.log.read_text(errors="replace").splitlines()
@@ -704,22 +722,7 @@ def _run(
         results["versions"]["litellm_uvicorn"] = pip_version(LITELLM_VENV / "bin" / "python", "uvicorn")
 
     # 1. the upstream
-    sim_port = free_port()
-    sim = start(
-        "simulator",
-        [
-            str(KEEL),
-            "simulate",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(sim_port),
-            "--config",
-            str(BENCH / "simulator.yaml"),
-        ],
-        LOAD_CORE,
-    )
-    wait_healthy(sim, sim_port, "/healthz", 60)
+    sim_port, sim = start_simulator()
     sim_base = f"http://127.0.0.1:{sim_port}/v1"
     targets: dict[str, Target] = {"direct": Target("direct", sim_port, "sk-bench-direct", sim)}
     startup: dict[str, Startup] = {}

@@ -419,14 +419,7 @@ def measure(target: harness.Target, sim: harness.Proc, body: str, concurrency: i
 
 
 def through_http(args: argparse.Namespace, rounds: int, duration: float, warmup: float, work: Path) -> dict[str, Any]:
-    sim_port = harness.free_port()
-    sim = harness.start(
-        "overhead-simulator",
-        [str(harness.KEEL), "simulate", "--host", "127.0.0.1", "--port", str(sim_port), "--config",
-         str(harness.BENCH / "simulator.yaml")],
-        harness.LOAD_CORE,
-    )  # fmt: skip
-    harness.wait_healthy(sim, sim_port, "/healthz", 60)
+    sim_port, sim = harness.start_simulator("overhead-simulator")
     targets: dict[str, harness.Target] = {}
     checks: dict[str, Any] = {}
     for name in TARGETS:
