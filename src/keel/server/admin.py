@@ -27,8 +27,7 @@ from keel.store.sql_spend import SPEND_BY, SqlSpendStore
 
 def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def runtime_of(request: web.Request) -> Runtime:
-        runtime = admin_runtime(request, key)
-        return runtime
+        return admin_runtime(request, key)
 
     async def list_keys(request: web.Request) -> web.Response:
         runtime = runtime_of(request)
@@ -183,8 +182,7 @@ def _field(body: dict[str, Any], name: str, kind: type, *, required: bool = Fals
 
 def add_kill_switch_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def runtime_of(request: web.Request) -> Runtime:
-        runtime = admin_runtime(request, key)
-        return runtime
+        return admin_runtime(request, key)
 
     async def list_switches(request: web.Request) -> web.Response:
         runtime = runtime_of(request)

@@ -26,8 +26,7 @@ MAX_LIMIT = 1000
 
 def add_canary_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def service_of(request: web.Request) -> CanaryService:
-        runtime = admin_runtime(request, key)
-        return runtime.canaries
+        return admin_runtime(request, key).canaries
 
     async def list_suites(request: web.Request) -> web.Response:
         service = service_of(request)

@@ -45,8 +45,7 @@ class ReviewConflict(ClientError):
 
 def add_review_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def store_of(request: web.Request) -> SqlReviewStore:
-        runtime = admin_runtime(request, key)
-        return SqlReviewStore(runtime.db)
+        return SqlReviewStore(admin_runtime(request, key).db)
 
     async def list_reviews(request: web.Request) -> web.Response:
         store = store_of(request)

@@ -36,8 +36,7 @@ class RolloutRefused(ClientError):
 
 def add_rollout_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     def runtime_of(request: web.Request) -> Runtime:
-        runtime = admin_runtime(request, key)
-        return runtime
+        return admin_runtime(request, key)
 
     async def list_rollouts(request: web.Request) -> web.Response:
         runtime = runtime_of(request)
