@@ -64,8 +64,10 @@ ROLLOUT: dict[str, Any] = {
     "max_failed_checks": 2,
     "checks": [
         {"metric": "error_rate", "max": 0.05, "min_samples": 10},
-        # Generous: latencies are measured in-process, on a machine other work may stall for a while.
-        {"metric": "p99_latency_ms", "max": 10.0, "compare": "relative_to_live", "min_samples": 10},
+        # Absolute and generous: latencies are measured in the test process, where one full garbage
+        # collection stalls every request in flight at once (32 here), so a p99 relative to a 40 ms
+        # live side fails on a pause alone. The relative comparison is covered in test_analysis.
+        {"metric": "p99_latency_ms", "max": 2000.0, "min_samples": 10},
     ],
 }
 
