@@ -13,6 +13,7 @@ from keel.cli.common import ConfigOpt, config_path, fail, folding_table, load, o
 from keel.cli.cost import cost_app
 from keel.cli.drift import drift_app
 from keel.cli.kill import kill_app, unkill_app
+from keel.cli.prune import prune_command
 from keel.cli.review import review_app
 from keel.cli.rollout import rollout_app
 from keel.cli.shadow import shadow_app
@@ -34,6 +35,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(shadow_app, name="shadow")
 app.command("spend")(spend_command)
+app.command("prune")(prune_command)
 
 
 @app.command()

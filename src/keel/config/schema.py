@@ -38,6 +38,7 @@ from keel.rollout.config import RolloutConfig
 from keel.routing.tiering.config import TieringConfig
 from keel.shadow.config import ShadowConfig
 from keel.simulator.behaviour import SimulatedModel
+from keel.store.retention import RetentionConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -81,6 +82,8 @@ class StorageConfig(StrictModel):
     """Where request-log batches wait while the database is unreachable (default: data_dir/spool)."""
     log_batch_size: int = Field(default=500, ge=1, le=100_000)
     log_flush_interval_s: float = Field(default=0.2, gt=0, le=60)
+    retention: RetentionConfig = RetentionConfig()
+    """Days to keep each kind of record (request log, shadow results, canary runs, …); default: for ever."""
 
 
 class FaqSource(StrictModel):

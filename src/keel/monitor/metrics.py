@@ -108,6 +108,12 @@ class Metrics:
             "Request records written to the database",
             registry=self.registry,
         )
+        self.retention_deleted = Counter(
+            "keel_retention_deleted",
+            "Rows deleted for being older than their retention limit, by kind",
+            ("kind",),
+            registry=self.registry,
+        )
 
     def watch_log_writer(
         self, pending: Callable[[], float], spooled: Callable[[], float], written: Callable[[], float]

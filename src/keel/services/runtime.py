@@ -65,6 +65,7 @@ from keel.routing.shared_circuits import CircuitSync
 from keel.shadow.mirror import MirrorToShadow
 from keel.shadow.store import SqlShadowStore
 from keel.store.log_writer import RequestLogWriter
+from keel.store.retention import Pruner
 from keel.store.spool import Spool
 from keel.store.sql import Database, open_database
 from keel.store.sql_drift import SqlDriftStore
@@ -181,6 +182,13 @@ class Runtime:
             clock,
         )
         self.rules.start()
+        self.pruner = Pruner(
+            self.db,
+            lambda: self.snapshot.config.raw.storage.retention,
+            self.hot_store,
+            clock,
+            on_deleted=lambda kind, rows: self.metrics.retention_deleted.labels(kind).inc(rows),
+        )
         self.metrics.on_scrape(self._export_circuits)
         self.admission = Admission(config.raw.server.shedding)
         self.guards = GuardRunner(GuardResources(config.base_dir, self.session), self.metrics)
@@ -215,6 +223,7 @@ class Runtime:
         self.snapshot = self._build(config)
         await self.rollout_board.start()  # it reads the routes of self.snapshot's config
         self.rollouts.start()
+        self.pruner.start()  # it reads the retention of self.snapshot's config
         self.canaries = CanaryService(gateway_host(self))
         self.canaries.start()
         self.ready = True
@@ -235,6 +244,7 @@ class Runtime:
         if self.tracer is not None:
             await self.tracer.aclose()
         await self.rules.aclose()
+        await self.pruner.aclose()
         await self.alerts.aclose()
         await self.guards.aclose()
         await self.shadow_guards.aclose()

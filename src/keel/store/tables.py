@@ -157,7 +157,7 @@ canary_runs = sa.Table(
     sa.Column("target_name", sa.Text, nullable=False),
     sa.Column("suite_digest", sa.Text, nullable=False),
     sa.Column("trigger", sa.Text, nullable=False),
-    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False, index=True),  # retention prunes by it
     sa.Column("finished_at", sa.Double, nullable=False),
     sa.Column("alert_below", sa.Double, nullable=False),
     sa.Column("trials", sa.Integer, nullable=False),
@@ -218,7 +218,7 @@ shadow_results = sa.Table(
     "shadow_results",
     metadata,
     sa.Column("request_id", sa.Text, primary_key=True),
-    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False, index=True),  # retention prunes by it
     sa.Column("route", sa.Text, nullable=False),
     sa.Column("live_deployment", sa.Text, nullable=False),
     sa.Column("candidate", sa.Text, nullable=False),
