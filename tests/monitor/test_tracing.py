@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from keel.config.runtime import Deployment
 from keel.config.schema import DeploymentConfig
+from keel.monitor.trace_context import valid_traceparent
 from keel.monitor.tracing import OTLP_LOGGER, RequestTracer, TracingConfig, sampled
 from keel.providers.base import Target
 from keel.store.records import AttemptRecord, RequestRecord
@@ -370,6 +371,50 @@ def test_a_request_sampled_at_one_ratio_is_sampled_at_every_higher_one(request_i
     low, high = sorted((a, b))
     assert not sampled(request_id, low) or sampled(request_id, high)
     assert sampled(request_id, 1.0) and not sampled(request_id, 0.0)
+
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+
+
+async def test_a_callers_traceparent_makes_the_request_a_child_in_the_callers_trace() -> None:
+    record = replace(SUCCESS, traceparent=f"00-{CALLER_TRACE}-{CALLER_SPAN}-01")
+    # The caller's sampled flag wins over a ratio that would have left this request out.
+    spans = await trace(record, config=TracingConfig(enabled=True, sample_ratio=0.0))
+    [server] = [s for s in spans if s.kind is SpanKind.SERVER]
+    [client] = [s for s in spans if s.kind is SpanKind.CLIENT]
+
+    assert server.context.trace_id == client.context.trace_id == int(CALLER_TRACE, 16)
+    assert server.parent is not None and server.parent.is_remote
+    assert server.parent.span_id == int(CALLER_SPAN, 16)
+    assert client.parent is not None and client.parent.span_id == server.context.span_id
+
+
+async def test_a_caller_that_does_not_sample_is_not_traced_here_either() -> None:
+    record = replace(SUCCESS, traceparent=f"00-{CALLER_TRACE}-{CALLER_SPAN}-00")
+    assert await trace(record, config=TracingConfig(enabled=True, sample_ratio=1.0)) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        (f"00-{CALLER_TRACE}-{CALLER_SPAN}-01", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"),
+        (f" 00-{CALLER_TRACE}-{CALLER_SPAN}-03 ", f"00-{CALLER_TRACE}-{CALLER_SPAN}-03"),
+        # A later version may add fields: the four known ones are read, as version 00.
+        (f"01-{CALLER_TRACE}-{CALLER_SPAN}-01-extra", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"),
+        (f"00-{CALLER_TRACE}-{CALLER_SPAN}-01-extra", None),  # version 00 has exactly four
+        (f"ff-{CALLER_TRACE}-{CALLER_SPAN}-01", None),
+        (f"00-{CALLER_TRACE.upper()}-{CALLER_SPAN}-01", None),
+        (f"00-{'0' * 32}-{CALLER_SPAN}-01", None),
+        (f"00-{CALLER_TRACE}-{'0' * 16}-01", None),
+        (f"00-{CALLER_TRACE[:-1]}-{CALLER_SPAN}-01", None),
+        ("garbage", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_a_valid_traceparent_is_kept(header: str | None, kept: str | None) -> None:
+    assert valid_traceparent(header) == kept
 
 
 def test_the_config_is_strict() -> None:

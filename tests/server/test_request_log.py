@@ -96,3 +96,17 @@ def test_cost_is_priced_recorded_and_reported(gateway: Gateway) -> None:
             }
         ]
         assert admin.get("/admin/spend", params={"by": "colour"}).status_code == 400
+
+
+def test_the_callers_traceparent_is_kept_when_valid(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=ADMIN_KEY)
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    ids = []
+    for header in (traceparent, "00-not-a-trace-01", None):
+        raw = client.chat.completions.with_raw_response.create(
+            model="chat",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"traceparent": header} if header else None,
+        )
+        ids.append(raw.headers["x-request-id"])
+    assert [recent(gateway, request_id)["traceparent"] for request_id in ids] == [traceparent, None, None]

@@ -19,11 +19,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from pydantic import Field, field_validator
 
 from keel import __version__
 from keel.config.base import StrictModel
+from keel.monitor.trace_context import TraceParent, parse_traceparent
 from keel.monitor.trace_spans import (
     attempt_attributes,
     attempt_failed,
@@ -62,7 +63,8 @@ class TracingConfig(StrictModel):
     """Sent with every export, e.g. a vendor's API key (``${ENV}`` values are substituted)."""
     service_name: str = Field(default="keel", min_length=1)
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
-    """Share of requests traced, chosen by a hash of the request id: the same id is always in or out."""
+    """Share of requests traced, chosen by a hash of the request id: the same id is always in or out.
+    A request that comes with the caller's ``traceparent`` follows the caller's sampled flag instead."""
     capture_content: bool = False
     """Put prompts and answers on spans (only for routes that log bodies). Off: traces carry no content."""
 
@@ -119,8 +121,10 @@ class RequestTracer:
         if self._closed:
             return
         try:
-            if sampled(record.request_id, self._config.sample_ratio):
-                self._emit(record)
+            parent = parse_traceparent(record.traceparent) if record.traceparent else None
+            # A caller's trace keeps the caller's sampling decision; Keel's own roots are sampled by id.
+            if parent.sampled if parent is not None else sampled(record.request_id, self._config.sample_ratio):
+                self._emit(record, parent)
         except Exception:
             if not self._trouble_logged:
                 self._trouble_logged = True
@@ -144,14 +148,14 @@ class RequestTracer:
         await asyncio.to_thread(self._provider.shutdown)
         logging.getLogger(OTLP_LOGGER).removeFilter(self._quiet)
 
-    def _emit(self, record: RequestRecord) -> None:
+    def _emit(self, record: RequestRecord, caller: TraceParent | None) -> None:
         start = to_ns(record.ts)
         attributes = request_attributes(record)
         if self._config.capture_content:
             attributes.update(content_attributes(record))
-        # An empty context: the request span is always a root, whatever is current in this task.
+        # The caller's span, or an empty context: never whatever happens to be current in this task.
         span = self._tracer.start_span(
-            request_span_name(record), Context(), SpanKind.SERVER, attributes, start_time=start
+            request_span_name(record), _context_of(caller), SpanKind.SERVER, attributes, start_time=start
         )
         # HTTP server conventions: only 5xx is the server's failure; a 4xx is the client's.
         if record.status >= 500:
@@ -168,6 +172,14 @@ class RequestTracer:
                     child.set_status(Status(StatusCode.ERROR, attempt.error_class))
                 child.end(end_time=end)
         span.end(end_time=start + ms_to_ns(record.latency_ms))
+
+
+def _context_of(caller: TraceParent | None) -> Context:
+    """A context whose current span is the caller's (remote, sampled), or an empty one."""
+    if caller is None:
+        return Context()
+    remote = SpanContext(caller.trace_id, caller.span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    return trace.set_span_in_context(NonRecordingSpan(remote), Context())
 
 
 class _WatchedExporter(SpanExporter):

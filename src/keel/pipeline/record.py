@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from keel.core.context import Json, Reply, RequestContext
 from keel.core.errors import InternalError, KeelError
 from keel.monitor.metrics import Metrics
+from keel.monitor.trace_context import valid_traceparent
 from keel.pipeline.chain import Handler
 from keel.pipeline.cost import ensure_cost
 from keel.store.records import RequestRecord
@@ -146,6 +147,7 @@ class RecordRequest:
                 rollout_id=ctx.rollout_id,
                 rollout_side=ctx.rollout_side,
                 confidence=ctx.confidence,
+                traceparent=valid_traceparent(ctx.headers.get("traceparent")),
             )
         )
 

@@ -81,6 +81,8 @@ class RequestRecord:
     """``live`` or ``candidate``: which side of the route's canary rollout the request was assigned to."""
     confidence: float | None = None
     """On a route with ``confidence``: the answer's score in [0, 1] (``None`` when unknown or not scored)."""
+    traceparent: str | None = None
+    """The caller's W3C ``traceparent`` when it sent a valid one: the trace this request's spans join."""
 
 
 # The JSON form below is shared by the disk spool and the SQL stores, so a record reads back the same

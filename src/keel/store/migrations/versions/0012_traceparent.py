@@ -1,0 +1,24 @@
+"""The caller's W3C traceparent on each logged request, linking it to the caller's trace.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.add_column("request_log", sa.Column("traceparent", sa.Text))
+
+
+def downgrade() -> None:
+    op.drop_column("request_log", "traceparent")
