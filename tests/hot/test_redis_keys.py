@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
+from keel.hot.redis_batch import CommandBatcher, Script
 from keel.hot.redis_store import escape_key_part
 from tests.hot.conftest import RedisStoreFactory
 
@@ -75,10 +78,12 @@ async def test_expired_buckets_are_deleted_from_the_hash(redis_stores: RedisStor
     assert sorted(await redis_client.hkeys(store.redis_key("window", "w"))) == ["1030", "1070"]
 
 
-async def test_a_script_unknown_to_the_server_is_loaded_and_run(redis_stores: RedisStoreFactory) -> None:
-    # As after a failover to a fresh Redis or a SCRIPT FLUSH (not run here: the server is shared).
-    store = redis_stores()
-    script = store._window_take
-    script.sha = "0" * 40
-    assert (await store.window_take("w", 1, 10, 60.0, 1000.0)).admitted
-    assert script.sha != "0" * 40
+async def test_a_script_unknown_to_the_server_is_loaded_and_run(redis_client: Redis) -> None:
+    # As after a failover to a fresh Redis or a SCRIPT FLUSH (not run here: the server is shared): a
+    # script no server has seen, next to a plain command in the same pipeline.
+    unseen = Script(f"-- {secrets.token_hex(8)}\nreturn ARGV[1] .. KEYS[1]")
+    batcher = CommandBatcher(redis_client, lambda error: error)
+    assert not (await redis_client.script_exists(unseen.sha))[0]
+    replies = await asyncio.gather(batcher.script(unseen, ["k"], ["v"]), batcher.command("ECHO", "plain"))
+    assert replies == ["vk", "plain"]
+    assert (await redis_client.script_exists(unseen.sha))[0]

@@ -66,11 +66,12 @@ async def test_a_redis_that_never_answers_fails_over_within_the_timeout() -> Non
     started = time.perf_counter()
     assert (await store.window_take("w", 1, 5, 60.0, time.time())).admitted
     assert time.perf_counter() - started < 1.0
-    # Within the probe interval the next calls do not wait on the primary at all.
+    # Within the probe interval the next calls do not wait on the primary at all: waiting would cost at
+    # least 20 x 0.1 s; the bound is half that, so a pause of the machine cannot fail the test.
     started = time.perf_counter()
     for _ in range(20):
         await store.window_take("w", 0, 5, 60.0, time.time())
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 1.0
     await store.aclose()
     server.close()
 

@@ -4,8 +4,9 @@ Each logical counter lives in one Redis key named ``{<prefix>:<kind>:<key>}``. T
 name the Redis Cluster hash tag, so each counter maps to one slot and each script touches one key. Key
 parts are escaped so a ``{`` or ``}`` in a team or route name cannot change the hash tag.
 
-Commands get a short socket timeout and no automatic retries: a write script that timed out may already
-have run, and running it again would count twice. A failure surfaces as ``HotStoreUnavailable``, which
+Commands issued in one turn of the event loop (the limits and budgets of every request in flight) go
+to Redis as one pipeline (``redis_batch``). They get a short socket timeout and no automatic retries: a
+write script that timed out may already have run, and running it again would count twice. A failure surfaces as ``HotStoreUnavailable``, which
 ``FailoverHotStore`` turns into its policy.
 """
 
@@ -23,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from keel.hot import redis_scripts
+from keel.hot.redis_batch import CommandBatcher, Script
 from keel.hot.store import (
     RESERVATION_LEASE_S,
     WINDOW_BUCKETS,
@@ -74,11 +76,8 @@ class RedisHotStore:
             decode_responses=True,
         )
         self._redis: Redis = Redis.from_pool(pool)
-        self._window_take = self._redis.register_script(redis_scripts.WINDOW_TAKE)
-        self._window_adjust = self._redis.register_script(redis_scripts.WINDOW_ADJUST)
-        self._counter_reserve = self._redis.register_script(redis_scripts.COUNTER_RESERVE)
-        self._counter_settle = self._redis.register_script(redis_scripts.COUNTER_SETTLE)
-        self._counter_get = self._redis.register_script(redis_scripts.COUNTER_GET)
+        # The limits, budgets and flags of every request in flight, a pipeline per turn of the loop.
+        self._batch = CommandBatcher(self._redis, _unavailable)
 
     def redis_key(self, kind: Kind, key: str) -> str:
         return "{" + f"{escape_key_part(self.key_prefix)}:{_KIND_TAGS[kind]}:{escape_key_part(key)}" + "}"
@@ -86,31 +85,31 @@ class RedisHotStore:
     async def window_take(self, key: str, amount: int, limit: int, window_s: float, now: float) -> WindowResult:
         width = bucket_width(window_s)
         args = _window_args(amount, window_s, now) + [limit]
-        reply = await self._run(self._window_take(keys=[self.redis_key("window", key)], args=args))
+        reply = await self._batch.script(_WINDOW_TAKE, [self.redis_key("window", key)], args)
         admitted, used, has_reset, reset_bucket = (int(x) for x in reply)
         reset = max(0.0, bucket_expiry(reset_bucket, width) - now) if has_reset else 0.0
         return WindowResult(bool(admitted), used, limit, reset)
 
     async def window_adjust(self, key: str, delta: int, window_s: float, now: float) -> None:
         args = _window_args(delta, window_s, now)
-        await self._run(self._window_adjust(keys=[self.redis_key("window", key)], args=args))
+        await self._batch.script(_WINDOW_ADJUST, [self.redis_key("window", key)], args)
 
     async def counter_reserve(self, key: str, amount: int, limit: int | None, ttl_s: float) -> tuple[bool, int]:
         args: list[str | int] = [self._lease, amount, "" if limit is None else limit, _ms(ttl_s)]
-        reply = await self._run(self._counter_reserve(keys=[self.redis_key("counter", key)], args=args))
+        reply = await self._batch.script(_COUNTER_RESERVE, [self.redis_key("counter", key)], args)
         return bool(int(reply[0])), int(reply[1])
 
     async def counter_settle(self, key: str, reserved: int, actual: int, ttl_s: float) -> int:
         args: list[str | int] = [self._lease, reserved, actual, _ms(ttl_s)]
-        return int(await self._run(self._counter_settle(keys=[self.redis_key("counter", key)], args=args)))
+        return int(await self._batch.script(_COUNTER_SETTLE, [self.redis_key("counter", key)], args))
 
     async def counter_get(self, key: str) -> tuple[int, int]:
-        reply = await self._run(self._counter_get(keys=[self.redis_key("counter", key)], args=[self._lease]))
+        reply = await self._batch.script(_COUNTER_GET, [self.redis_key("counter", key)], [self._lease])
         return int(reply[0]), int(reply[1])
 
     async def flag_set(self, key: str, ttl_s: float) -> bool:
         # SET NX is the atomic "set if not set"; exactly one caller gets a truthy reply.
-        reply = await self._run(self._redis.set(self.redis_key("flag", key), "1", nx=True, px=_ms(ttl_s)))
+        reply = await self._batch.command("SET", self.redis_key("flag", key), "1", "NX", "PX", _ms(ttl_s))
         return bool(reply)
 
     async def board_put(self, board: str, field: str, value: str, ttl_s: float) -> None:
@@ -122,26 +121,39 @@ class RedisHotStore:
             await self._run(pipe.execute())
 
     async def board_read(self, board: str) -> dict[str, str]:
-        fields = await self._run(self._redis.hgetall(self.redis_key("board", board)))
+        fields = await self._batch.command("HGETALL", self.redis_key("board", board))
         return {str(name): str(value) for name, value in fields.items()}  # decode_responses: already str
 
     async def ping(self) -> None:
         await self._run(self._redis.ping())
 
     async def aclose(self) -> None:
+        await self._batch.aclose()
         await self._redis.aclose()
 
     async def _run(self, call: Awaitable[T]) -> T:
         try:
             return await call
-        except _UNAVAILABLE as error:
-            raise HotStoreUnavailable(f"redis: {error!r}") from error
-        except ResponseError as error:
-            if str(error).startswith(_UNAVAILABLE_REPLIES):
-                raise HotStoreUnavailable(f"redis: {error!r}") from error
-            raise
-        except (OSError, TimeoutError) as error:
-            raise HotStoreUnavailable(f"redis: {error!r}") from error
+        except Exception as error:
+            raise _unavailable(error) from error
+
+
+def _unavailable(error: BaseException) -> BaseException:
+    """``HotStoreUnavailable`` for an error that means Redis cannot serve now; any other error as it is."""
+    if isinstance(error, (*_UNAVAILABLE, OSError, TimeoutError)) or (
+        isinstance(error, ResponseError) and str(error).startswith(_UNAVAILABLE_REPLIES)
+    ):
+        unavailable = HotStoreUnavailable(f"redis: {error!r}")
+        unavailable.__cause__ = error
+        return unavailable
+    return error
+
+
+_WINDOW_TAKE = Script(redis_scripts.WINDOW_TAKE)
+_WINDOW_ADJUST = Script(redis_scripts.WINDOW_ADJUST)
+_COUNTER_RESERVE = Script(redis_scripts.COUNTER_RESERVE)
+_COUNTER_SETTLE = Script(redis_scripts.COUNTER_SETTLE)
+_COUNTER_GET = Script(redis_scripts.COUNTER_GET)
 
 
 def _window_args(amount: int, window_s: float, now: float) -> list[str | int]:
