@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import openai
@@ -100,7 +101,8 @@ def test_cost_is_priced_recorded_and_reported(gateway: Gateway) -> None:
 
 def test_the_callers_traceparent_is_kept_when_valid(gateway: Gateway) -> None:
     client = openai.OpenAI(base_url=gateway.base_url, api_key=ADMIN_KEY)
-    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
     ids = []
     for header in (traceparent, "00-not-a-trace-01", None):
         raw = client.chat.completions.with_raw_response.create(
@@ -110,3 +112,36 @@ def test_the_callers_traceparent_is_kept_when_valid(gateway: Gateway) -> None:
         )
         ids.append(raw.headers["x-request-id"])
     assert [recent(gateway, request_id)["traceparent"] for request_id in ids] == [traceparent, None, None]
+
+    with gateway.admin() as admin:
+        joined = admin.get("/admin/requests", params={"trace_id": trace_id}).json()["data"]
+        assert [r["request_id"] for r in joined] == ids[:1]
+
+
+def test_the_admin_request_log_filters_and_finds_one_request(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=ADMIN_KEY, max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    request_id = raw.headers["x-request-id"]
+    recent(gateway, request_id)
+    with gateway.admin() as admin:
+        one = admin.get(f"/admin/requests/{request_id}")
+        assert one.status_code == 200 and one.json()["request_id"] == request_id
+
+        rows = admin.get("/admin/requests", params={"route": "chat", "status": "200", "since": "1h", "limit": 5})
+        data = rows.json()["data"]
+        assert 1 <= len(data) <= 5 and all(r["route"] == "chat" and r["status"] == 200 for r in data)
+        assert admin.get("/admin/requests", params={"status": "404", "route": "chat", "since": "1h"}).json() == {
+            "object": "list",
+            "data": [],
+        }
+
+        missing = admin.get("/admin/requests/req_nope")
+        assert missing.status_code == 404 and "req_nope" in missing.json()["error"]["message"]
+        for params, named in (
+            ({"status": "ok"}, "status"),
+            ({"trace_id": "XYZ"}, "trace_id"),
+            ({"since": "yesterday-ish"}, "since"),
+            ({"colour": "red"}, "colour"),
+        ):
+            bad = admin.get("/admin/requests", params=params)
+            assert bad.status_code == 400 and bad.json()["error"]["param"] == named, bad.text

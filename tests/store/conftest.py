@@ -136,4 +136,5 @@ def full_record(n: int = 1) -> RequestRecord:
         ],
         request_body={"model": "smart", "messages": [{"role": "user", "content": "héllo \u2603"}]},
         response_body={"choices": [{"message": {"content": "hi"}}], "usage": {"total_tokens": 165}},
+        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     )

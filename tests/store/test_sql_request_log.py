@@ -91,6 +91,25 @@ async def test_query_filters_by_time_route_key_and_team(db: Database) -> None:
     assert await store.query(since=base + 100) == []
 
 
+async def test_query_filters_by_status_and_caller_trace_and_get_finds_one(db: Database) -> None:
+    store = SqlRequestLogStore(db)
+    trace, other = "4bf92f3577b34da6a3ce929d0e0e4736", "4bf92f3577b34da6a3ce929d0e0e4737"
+    await store.write_batch(
+        [
+            make_record(0, traceparent=f"00-{trace}-00f067aa0ba902b7-01"),
+            make_record(1, status=429, traceparent=f"00-{trace}-00f067aa0ba902b8-00"),
+            make_record(2, status=429, traceparent=f"00-{other}-00f067aa0ba902b7-01"),
+            make_record(3),
+        ]
+    )
+    assert ids(await store.query(trace_id=trace)) == [1, 0]
+    assert ids(await store.query(status=429)) == [2, 1]
+    assert ids(await store.query(status=429, trace_id=trace)) == [1]
+    found = await store.get("req-00000002")
+    assert found is not None and found.traceparent == f"00-{other}-00f067aa0ba902b7-01"
+    assert await store.get("req-99999999") is None
+
+
 async def test_a_large_batch_is_written_in_one_call(db: Database) -> None:
     store = SqlRequestLogStore(db)
     await store.write_batch([make_record(i) for i in range(5000)])

@@ -6,8 +6,8 @@ parts are escaped so a ``{`` or ``}`` in a team or route name cannot change the 
 
 Commands issued in one turn of the event loop (the limits and budgets of every request in flight) go
 to Redis as one pipeline (``redis_batch``). They get a short socket timeout and no automatic retries: a
-write script that timed out may already have run, and running it again would count twice. A failure surfaces as ``HotStoreUnavailable``, which
-``FailoverHotStore`` turns into its policy.
+write script that timed out may already have run, and running it again would count twice. A failure
+surfaces as ``HotStoreUnavailable``, which ``FailoverHotStore`` turns into its policy.
 """
 
 from __future__ import annotations

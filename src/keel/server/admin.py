@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -75,12 +77,16 @@ def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
 
     async def recent_requests(request: web.Request) -> web.Response:
         runtime = runtime_of(request)
-        try:
-            limit = min(1000, max(1, int(request.query.get("limit", "50"))))
-        except ValueError:
-            raise InvalidRequest("'limit' must be an integer", param="limit") from None
-        records = await runtime.request_log.recent(limit)
+        records = await runtime.request_log.query(**request_filters(request.query, time.time()))
         return json_response({"object": "list", "data": [record_to_dict(r) for r in records]})
+
+    async def one_request(request: web.Request) -> web.Response:
+        runtime = runtime_of(request)
+        request_id = request.match_info["request_id"]
+        record = await runtime.request_log.get(request_id)
+        if record is None:
+            raise NotFound(f"no request {request_id!r} in the request log", param="request_id")
+        return json_response(record_to_dict(record))
 
     async def spend(request: web.Request) -> web.Response:
         runtime = runtime_of(request)
@@ -143,6 +149,7 @@ def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
     app.router.add_delete("/admin/keys/{key_id}", revoke_key)
     app.router.add_get("/admin/config", config)
     app.router.add_get("/admin/requests", recent_requests)
+    app.router.add_get("/admin/requests/{request_id}", one_request)
 
 
 def key_json(k: KeyRecord) -> dict[str, Any]:
@@ -247,3 +254,34 @@ def switch_json(s: KillSwitch) -> dict[str, Any]:
         "cleared_by": s.cleared_by,
         "cleared_reason": s.cleared_reason,
     }
+
+
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def request_filters(query: Mapping[str, str], now: float) -> dict[str, Any]:
+    """``GET /admin/requests`` parameters as request-log query arguments; a bad one is a 400 naming it."""
+    unknown = sorted(set(query) - {"limit", "since", "until", "route", "key", "team", "status", "trace_id"})
+    if unknown:
+        raise InvalidRequest(f"unknown parameter {unknown[0]!r}", param=unknown[0])
+    filters: dict[str, Any] = {"route": query.get("route"), "key_id": query.get("key"), "team": query.get("team")}
+    try:
+        filters["limit"] = min(1000, max(1, int(query.get("limit", "50"))))
+    except ValueError:
+        raise InvalidRequest("'limit' must be an integer", param="limit") from None
+    for name in ("since", "until"):
+        if name in query:
+            try:
+                filters[name] = parse_when(query[name], now)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc), param=name) from None
+    if "status" in query:
+        text = query["status"]
+        if not (text.isdigit() and 100 <= int(text) <= 599):
+            raise InvalidRequest("'status' must be an HTTP status code, e.g. 429", param="status")
+        filters["status"] = int(text)
+    if "trace_id" in query:
+        if not _TRACE_ID.fullmatch(query["trace_id"]):
+            raise InvalidRequest("'trace_id' must be 32 lower-case hex digits (W3C trace id)", param="trace_id")
+        filters["trace_id"] = query["trace_id"]
+    return filters

@@ -116,9 +116,20 @@ class SqlRequestLogStore:
         limit: int = 100,
         *,
         team: str | None = None,
+        status: int | None = None,
+        trace_id: str | None = None,
     ) -> list[RequestRecord]:
-        """Records with ``since <= ts < until`` matching every given filter, newest first."""
+        """Records with ``since <= ts < until`` matching every given filter, newest first.
+
+        ``trace_id`` (32 lower-case hex digits) selects the requests that joined that caller's trace.
+        """
         conditions: list[sa.ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(request_log.c.status == status)
+        if trace_id is not None:
+            # A range rather than LIKE: it uses the index on every dialect ("." sorts right after "-").
+            conditions.append(request_log.c.traceparent >= f"00-{trace_id}-")
+            conditions.append(request_log.c.traceparent < f"00-{trace_id}.")
         if since is not None:
             conditions.append(request_log.c.ts >= since)
         if until is not None:
@@ -139,6 +150,12 @@ class SqlRequestLogStore:
         async with self._db.engine.connect() as connection:
             rows: Sequence[Row[Any]] = (await connection.execute(statement)).all()
         return [_record_from_row(row) for row in rows]
+
+    async def get(self, request_id: str) -> RequestRecord | None:
+        statement = sa.select(request_log).where(request_log.c.request_id == request_id)
+        async with self._db.engine.connect() as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else _record_from_row(row)
 
     async def count(self) -> int:
         async with self._db.engine.connect() as connection:

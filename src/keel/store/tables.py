@@ -74,7 +74,7 @@ request_log = sa.Table(
     sa.Column("rollout_id", sa.Text, index=True),
     sa.Column("rollout_side", sa.Text),
     sa.Column("confidence", sa.Double),
-    sa.Column("traceparent", sa.Text),
+    sa.Column("traceparent", sa.Text, index=True),
     # The admin views filter by one dimension over a time window, newest first.
     sa.Index("ix_request_log_route_ts", "route", "ts"),
     sa.Index("ix_request_log_key_id_ts", "key_id", "ts"),

@@ -18,7 +18,9 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     op.add_column("request_log", sa.Column("traceparent", sa.Text))
+    op.create_index("ix_request_log_traceparent", "request_log", ["traceparent"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_request_log_traceparent", table_name="request_log")
     op.drop_column("request_log", "traceparent")
