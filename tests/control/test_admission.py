@@ -12,8 +12,11 @@ async def test_cap_then_refuse_without_a_queue() -> None:
     admission = Admission(SheddingConfig(max_in_flight=2, max_queued=0))
     assert await admission.enter() and await admission.enter()
     assert not await admission.enter()
+    assert admission.in_flight == 2  # a refused request is not counted
     admission.leave()
+    assert admission.in_flight == 1
     assert await admission.enter()
+    assert admission.in_flight == 2
 
 
 async def test_queue_waits_for_a_slot_and_times_out() -> None:
@@ -25,5 +28,6 @@ async def test_queue_waits_for_a_slot_and_times_out() -> None:
     assert not await admission.enter()  # the queue is full: refused at once
     admission.leave()
     assert await waiting  # it got the freed slot
+    assert admission.in_flight == 1
     assert await admission.enter() is False  # queued for queue_timeout_s, no slot freed: gave up
     assert admission.queued == 0

@@ -106,7 +106,11 @@ def test_sighup_reloads_without_dropping_requests_in_flight(live_config: tuple[P
             body = {"model": "first", "messages": [{"role": "user", "content": "x"}]}
             tasks = [client.post(url + "/v1/chat/completions", json=body) for _ in range(5)]
             pending = asyncio.gather(*tasks)
-            await asyncio.sleep(0.3)
+            # Reload only once all five are inside the gateway (they wait 800 ms on the upstream there).
+            deadline = time.monotonic() + 5
+            while "keel_requests_in_flight 5.0" not in (await client.get(url + "/metrics")).text:
+                assert time.monotonic() < deadline, "the requests never reached the gateway"
+                await asyncio.sleep(0.02)
             path.write_text(CONFIG.replace("first:", "renamed:"))
             os.kill(pid, signal.SIGHUP)
             return [r.status_code for r in await pending]

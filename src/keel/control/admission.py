@@ -17,15 +17,22 @@ class Admission:
         self.config = config
         self._slots = asyncio.Semaphore(config.max_in_flight)
         self._queued = 0
+        self._in_flight = 0
 
     @property
     def queued(self) -> int:
         return self._queued
 
+    @property
+    def in_flight(self) -> int:
+        """Requests admitted and not yet done."""
+        return self._in_flight
+
     async def enter(self) -> bool:
         """True when admitted (the caller must ``leave`` later); False when the request must be shed."""
         if not self._slots.locked():
             await self._slots.acquire()  # a free slot: returns without waiting
+            self._in_flight += 1
             return True
         if self._queued >= self.config.max_queued:
             return False
@@ -33,6 +40,7 @@ class Admission:
         try:
             async with asyncio.timeout(self.config.queue_timeout_s):
                 await self._slots.acquire()
+            self._in_flight += 1
             return True
         except TimeoutError:
             return False
@@ -40,4 +48,5 @@ class Admission:
             self._queued -= 1
 
     def leave(self) -> None:
+        self._in_flight -= 1
         self._slots.release()

@@ -108,12 +108,24 @@ class Metrics:
             "Request records written to the database",
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "keel_requests_in_flight", "Requests admitted and not yet answered (this process)", registry=self.registry
+        )
+        self.queued = Gauge(
+            "keel_requests_queued",
+            "Requests waiting for a slot under load shedding (this process)",
+            registry=self.registry,
+        )
         self.retention_deleted = Counter(
             "keel_retention_deleted",
             "Rows deleted for being older than their retention limit, by kind",
             ("kind",),
             registry=self.registry,
         )
+
+    def watch_admission(self, in_flight: Callable[[], float], queued: Callable[[], float]) -> None:
+        self.in_flight.set_function(in_flight)
+        self.queued.set_function(queued)
 
     def watch_log_writer(
         self, pending: Callable[[], float], spooled: Callable[[], float], written: Callable[[], float]

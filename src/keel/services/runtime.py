@@ -190,7 +190,8 @@ class Runtime:
             on_deleted=lambda kind, rows: self.metrics.retention_deleted.labels(kind).inc(rows),
         )
         self.metrics.on_scrape(self._export_circuits)
-        self.admission = Admission(config.raw.server.shedding)
+        self.admission = admission = Admission(config.raw.server.shedding)
+        self.metrics.watch_admission(lambda: admission.in_flight, lambda: admission.queued)
         self.guards = GuardRunner(GuardResources(config.base_dir, self.session), self.metrics)
         # The candidate's answers meet the route's guards too, on a runner of their own so that their
         # verdicts stay out of the live guard metrics.
