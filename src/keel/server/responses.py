@@ -47,9 +47,15 @@ async def send_reply(request: web.Request, ctx: RequestContext, reply: Reply) ->
     )
     stream = reply.stream
     try:
+        # The stream is started before anything here can fail: each stage's clean-up (its load-shedding
+        # slot, the budget settlement, the request record) is in a ``finally`` of a generator, and closing
+        # a generator that never started runs none of them.
+        first = await anext(stream, None)
         await response.prepare(request)
-        async for frame in stream:
-            await response.write(frame)
+        if first is not None:
+            await response.write(first)
+            async for frame in stream:
+                await response.write(frame)
         await response.write_eof()
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away; the stream's own cleanup records it
