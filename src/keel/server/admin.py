@@ -16,7 +16,7 @@ from keel.core.errors import InvalidRequest, NotFound
 from keel.monitor.drift import report_to_json
 from keel.monitor.drift_service import merged_report
 from keel.server.caller import admin_runtime
-from keel.server.responses import json_response
+from keel.server.responses import json_response, query_limit
 from keel.services.runtime import Runtime
 from keel.services.spend import parse_when
 from keel.store.protocols import KeyRecord
@@ -122,11 +122,7 @@ def add_admin_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
 
     async def incidents(request: web.Request) -> web.Response:
         runtime = runtime_of(request)
-        try:
-            limit = min(1000, max(1, int(request.query.get("limit", "100"))))
-        except ValueError:
-            raise InvalidRequest("'limit' must be an integer", param="limit") from None
-        events = await SqlIncidentStore(runtime.db).recent(limit)
+        events = await SqlIncidentStore(runtime.db).recent(query_limit(request.query, 100))
         return json_response({"object": "list", "data": [dataclasses.asdict(e) for e in events]})
 
     app.router.add_get("/admin/spend", spend)
@@ -264,11 +260,12 @@ def request_filters(query: Mapping[str, str], now: float) -> dict[str, Any]:
     unknown = sorted(set(query) - {"limit", "since", "until", "route", "key", "team", "status", "trace_id"})
     if unknown:
         raise InvalidRequest(f"unknown parameter {unknown[0]!r}", param=unknown[0])
-    filters: dict[str, Any] = {"route": query.get("route"), "key_id": query.get("key"), "team": query.get("team")}
-    try:
-        filters["limit"] = min(1000, max(1, int(query.get("limit", "50"))))
-    except ValueError:
-        raise InvalidRequest("'limit' must be an integer", param="limit") from None
+    filters: dict[str, Any] = {
+        "route": query.get("route"),
+        "key_id": query.get("key"),
+        "team": query.get("team"),
+        "limit": query_limit(query, 50),
+    }
     for name in ("since", "until"):
         if name in query:
             try:

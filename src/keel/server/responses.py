@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import orjson
 from aiohttp import web
 
 from keel.core.context import Reply, RequestContext
-from keel.core.errors import KeelError
+from keel.core.errors import InvalidRequest, KeelError
 
 _JSON = "application/json"
 
@@ -22,6 +23,14 @@ def keel_headers(ctx: RequestContext) -> dict[str, str]:
         "x-keel-overhead-ms": f"{overhead_ms:.3f}",
         "x-keel-config-hash": ctx.config.hash,
     }
+
+
+def query_limit(query: Mapping[str, str], default: int) -> int:
+    """The ``limit`` query parameter, clamped to 1..1000; a 400 naming it when it is not an integer."""
+    try:
+        return min(1000, max(1, int(query.get("limit", str(default)))))
+    except ValueError:
+        raise InvalidRequest("'limit' must be an integer", param="limit") from None
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

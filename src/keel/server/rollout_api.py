@@ -23,7 +23,7 @@ from keel.rollout.machine import RolloutError, RolloutState
 from keel.rollout.service import RolloutService
 from keel.rollout.store import SqlRolloutStore
 from keel.server.caller import admin_runtime
-from keel.server.responses import json_response
+from keel.server.responses import json_response, query_limit
 from keel.services.runtime import Runtime
 
 
@@ -40,11 +40,7 @@ def add_rollout_routes(app: web.Application, key: web.AppKey[Runtime]) -> None:
 
     async def list_rollouts(request: web.Request) -> web.Response:
         runtime = runtime_of(request)
-        try:
-            limit = min(1000, max(1, int(request.query.get("limit", "100"))))
-        except ValueError:
-            raise InvalidRequest("'limit' must be an integer", param="limit") from None
-        found = await SqlRolloutStore(runtime.db).list(limit, request.query.get("route"))
+        found = await SqlRolloutStore(runtime.db).list(query_limit(request.query, 100), request.query.get("route"))
         return json_response({"object": "list", "data": [rollout_json(s) for s in found]})
 
     async def get_rollout(request: web.Request) -> web.Response:

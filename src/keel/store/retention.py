@@ -143,7 +143,8 @@ class Pruner:
     async def round(self) -> dict[str, int] | None:
         """Prune now if this replica claims the current round: rows deleted by kind, else None."""
         config = self._config()
-        if not config.limits():
+        limits = config.limits()
+        if not limits:
             return None
         now = self._clock.now()
         if not await self._store.flag_set(f"retention-round:{math.floor(now / config.every_s)}", 2 * config.every_s):
@@ -153,7 +154,7 @@ class Pruner:
             if self._on_deleted is not None:
                 self._on_deleted(kind, rows)
             if rows:
-                log.info("retention: deleted %d %s rows older than %g days", rows, kind, config.limits()[kind])
+                log.info("retention: deleted %d %s rows older than %g days", rows, kind, limits[kind])
         return deleted
 
     async def _loop(self) -> None:
