@@ -84,6 +84,11 @@ def test_binned_ks_equals_scipy_for_any_counts(counts_a: list[int], data: st.Dat
     statistic, pvalue = ks_2samp_binned(counts_a, counts_b)
     reference = stats.ks_2samp(index_a, index_b, method="asymp")
     assert statistic == pytest.approx(float(reference.statistic), rel=1e-12, abs=1e-15)
+    if math.isnan(reference.pvalue):
+        # One value on each side: the effective sample size rounds to 0, where scipy has no asymptotic
+        # p-value; with no evidence either way the test must not call it drift.
+        assert sum(counts_a) == sum(counts_b) == 1 and pvalue == 1.0
+        return
     assert close(pvalue, float(reference.pvalue))
 
 
