@@ -7,6 +7,7 @@ Costs are worked out from word counts (the simulator counts one token per word).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
@@ -135,6 +136,7 @@ class Rig:
             text = reply.body["choices"][0]["message"]["content"] or ""
         else:
             text = _stream_text(b"".join([frame async for frame in reply.stream]))
+        await asyncio.sleep(0)  # an answered request is booked on the loop's next turn
         [record] = [r for r in self.records if r.request_id == ctx.request_id]
         return Sent(ctx, reply, text, record)
 

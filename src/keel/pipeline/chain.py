@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 from keel.core.context import Reply, RequestContext
@@ -15,15 +16,12 @@ class Stage(Protocol):
 
 
 def build_chain(stages: Sequence[Stage], terminal: Handler) -> Handler:
-    """Link stages once (at start-up or reload), outermost first; no per-request allocation."""
+    """Link stages once (at start-up or reload), outermost first.
+
+    Each link is the stage with the rest of the chain bound to it, so a request passes through one
+    coroutine per stage and allocates nothing else to move between them.
+    """
     handler = terminal
     for stage in reversed(stages):
-        handler = _link(stage, handler)
+        handler = partial(stage, call_next=handler)
     return handler
-
-
-def _link(stage: Stage, call_next: Handler) -> Handler:
-    async def run(ctx: RequestContext) -> Reply:
-        return await stage(ctx, call_next)
-
-    return run

@@ -6,6 +6,7 @@ so its status, tokens and timings are final.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,10 +50,12 @@ class RecordRequest:
             ctx.status = reply.status
             if ctx.route is not None and ctx.route.log_bodies and ctx.response_body is None:
                 ctx.response_body = reply.body  # output guards set it first when they changed the answer
-            self.finish(ctx)
-            self._watch_drift(ctx, reply.body)
+            ensure_cost(ctx)
             if ctx.cost_usd is not None:
                 reply.headers["x-keel-cost-usd"] = f"{ctx.cost_usd:.9f}"
+            # Metrics, the record and drift are booked on the loop's next turn: by then the answer has
+            # been written to the client, so they take nothing from its latency.
+            asyncio.get_running_loop().call_soon(self._book, ctx, reply.body, time.perf_counter())
             return reply
         reply.stream = self._finish_after(ctx, reply.stream)
         return reply
@@ -73,6 +76,13 @@ class RecordRequest:
             self.finish(ctx)
             self._watch_drift(ctx, None)
 
+    def _book(self, ctx: RequestContext, answer: Json | None, ended: float) -> None:
+        try:
+            self.finish(ctx, ended)
+            self._watch_drift(ctx, answer)
+        except Exception:
+            log.exception("could not record request %s", ctx.request_id)
+
     def _watch_drift(self, ctx: RequestContext, answer: Json | None) -> None:
         """Hand a successful exchange of a route with drift monitoring to the monitor's queue."""
         route = ctx.route
@@ -81,9 +91,10 @@ class RecordRequest:
         if ctx.body is not None and ctx.endpoint == "chat.completions":
             self._drift(route.name, ctx.body, answer)
 
-    def finish(self, ctx: RequestContext) -> None:
+    def finish(self, ctx: RequestContext, ended: float | None = None) -> None:
+        """Count the request in the metrics and submit its record; ``ended`` when its answer was ready."""
         ensure_cost(ctx)
-        elapsed = time.perf_counter() - ctx.started
+        elapsed = (ended if ended is not None else time.perf_counter()) - ctx.started
         overhead = max(0.0, elapsed - ctx.upstream_s)
         route = ctx.route.name if ctx.route else ""
         deployment = ctx.deployment.name if ctx.deployment else ""
