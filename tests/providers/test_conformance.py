@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 from anthropic.types import TextBlock
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -26,9 +25,10 @@ from keel.core.errors import (
 from keel.providers.anthropic import AnthropicCodec
 from keel.providers.base import Json, Provider, Target
 from keel.providers.faq import FaqProvider, load_faq
-from keel.providers.http import HttpProvider, new_client_session
+from keel.providers.http import HttpProvider
 from keel.providers.openai import OpenAICodec
 from keel.providers.simulator import SimulatorProvider
+from keel.providers.transport import HttpClient
 from keel.simulator.behaviour import SimulatedModel
 from keel.simulator.engine import SimulatorEngine
 from keel.simulator.server import build_app
@@ -54,7 +54,7 @@ BODY: Json = {"model": "alias", "messages": [{"role": "user", "content": "how do
 @dataclass
 class Kind:
     name: str
-    make: Callable[[str, aiohttp.ClientSession], Provider]
+    make: Callable[[str, HttpClient], Provider]
     faults: tuple[str, ...] = FAULTS
 
 
@@ -72,14 +72,14 @@ def anthropic() -> Iterator[tuple[AnthropicUpstream, str]]:
 
 
 def kinds(sim_url: str, fake: AnthropicUpstream, fake_url: str) -> dict[str, Kind]:
-    def openai_http(scenario: str, session: aiohttp.ClientSession) -> Provider:
+    def openai_http(scenario: str, session: HttpClient) -> Provider:
         target = Target(api_base=f"{sim_url}/v1", model=SCRIPTED[scenario], api_key="x")
         return HttpProvider(OpenAICodec(), target, session, timeouts=Timeouts(connect_s=2, total_s=10))
 
-    def simulator(scenario: str, session: aiohttp.ClientSession) -> Provider:
+    def simulator(scenario: str, session: HttpClient) -> Provider:
         return SimulatorProvider(SimulatorEngine({}, SimulatedModel()), SCRIPTED[scenario])
 
-    def anthropic_http(scenario: str, session: aiohttp.ClientSession) -> Provider:
+    def anthropic_http(scenario: str, session: HttpClient) -> Provider:
         script = {
             "rate_limit": lambda: fake.fail(429, "rate_limit_error", "slow down", retry_after=3),
             "server_error": lambda: fake.fail(529, "overloaded_error", "Overloaded"),
@@ -99,7 +99,7 @@ def kinds(sim_url: str, fake: AnthropicUpstream, fake_url: str) -> dict[str, Kin
         )
         return HttpProvider(AnthropicCodec(), target, session, timeouts=Timeouts(connect_s=2, total_s=10))
 
-    def faq(scenario: str, session: aiohttp.ClientSession) -> Provider:
+    def faq(scenario: str, session: HttpClient) -> Provider:
         return FaqProvider(load_faq(ROOT / "src/keel/defaults/faq.yaml"))
 
     return {
@@ -113,16 +113,16 @@ def kinds(sim_url: str, fake: AnthropicUpstream, fake_url: str) -> dict[str, Kin
 @pytest.fixture(params=["openai", "simulator", "anthropic", "faq"])
 async def kind(
     request: pytest.FixtureRequest, sim_server: str, anthropic: tuple[AnthropicUpstream, str]
-) -> AsyncIterator[tuple[Kind, aiohttp.ClientSession]]:
+) -> AsyncIterator[tuple[Kind, HttpClient]]:
     fake, fake_url = anthropic
-    session = new_client_session()
+    session = HttpClient()
     try:
         yield kinds(sim_server, fake, fake_url)[request.param], session
     finally:
-        await session.close()
+        await session.aclose()
 
 
-async def test_chat_answer_is_an_openai_chat_completion(kind: tuple[Kind, aiohttp.ClientSession]) -> None:
+async def test_chat_answer_is_an_openai_chat_completion(kind: tuple[Kind, HttpClient]) -> None:
     k, session = kind
     completion = ChatCompletion.model_validate(await k.make("ok", session).chat(BODY))
     assert completion.choices[0].message.content
@@ -130,7 +130,7 @@ async def test_chat_answer_is_an_openai_chat_completion(kind: tuple[Kind, aiohtt
     assert completion.usage is not None and completion.usage.completion_tokens > 0
 
 
-async def test_stream_is_openai_chunks_with_a_final_usage_chunk(kind: tuple[Kind, aiohttp.ClientSession]) -> None:
+async def test_stream_is_openai_chunks_with_a_final_usage_chunk(kind: tuple[Kind, HttpClient]) -> None:
     k, session = kind
     body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
     batches = [batch async for batch in k.make("ok", session).chat_stream(body)]
@@ -145,7 +145,7 @@ async def test_stream_is_openai_chunks_with_a_final_usage_chunk(kind: tuple[Kind
 
 
 @pytest.mark.parametrize("fault", ["rate_limit", "server_error", "garbage"])
-async def test_upstream_failures_map_to_one_error_class(kind: tuple[Kind, aiohttp.ClientSession], fault: str) -> None:
+async def test_upstream_failures_map_to_one_error_class(kind: tuple[Kind, HttpClient], fault: str) -> None:
     k, session = kind
     if fault not in k.faults:
         pytest.skip(f"{k.name} has no upstream that can fail this way")
@@ -157,7 +157,7 @@ async def test_upstream_failures_map_to_one_error_class(kind: tuple[Kind, aiohtt
         assert isinstance(info.value, RateLimited) and info.value.retry_after_s == 3
 
 
-async def test_stream_cut_raises_after_the_chunks_already_sent(kind: tuple[Kind, aiohttp.ClientSession]) -> None:
+async def test_stream_cut_raises_after_the_chunks_already_sent(kind: tuple[Kind, HttpClient]) -> None:
     k, session = kind
     if "stream_cut" not in k.faults:
         pytest.skip(f"{k.name} has no upstream to cut")

@@ -37,6 +37,7 @@ from keel.pipeline.route import ChooseRoute
 from keel.pipeline.tiers import ServeByTier
 from keel.pipeline.validate import ValidateRequest
 from keel.providers.factory import build_providers
+from keel.providers.transport import HttpClient
 from keel.review.stage import ScoreConfidence, sampled
 from keel.review.store import SqlReviewStore
 from keel.routing.health import Health
@@ -96,7 +97,7 @@ class Sent:
 class Rig:
     """The confidence stage where the gateway puts it, around real output guards, tiers and upstream calls."""
 
-    def __init__(self, tmp_path: Path, db: Database, session: aiohttp.ClientSession) -> None:
+    def __init__(self, tmp_path: Path, db: Database, session: aiohttp.ClientSession, client: HttpClient) -> None:
         (tmp_path / "faq.yaml").write_text(FAQ)
         text = orjson.dumps(config_data(tmp_path)).decode()
         self.config = read_runtime_config(text, file=str(tmp_path / "keel.yaml"), base_dir=tmp_path)
@@ -104,7 +105,7 @@ class Rig:
         self.records: list[RequestRecord] = []
         self._ids = 0
         health = Health(lambda: self.config.deployments, SystemClock())
-        providers = build_providers(self.config, session)
+        providers = build_providers(self.config, client)
         runner = GuardRunner(GuardResources(tmp_path, session), Metrics())
         rng = random.Random(7)
         stages: list[Stage] = [
@@ -161,8 +162,10 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def rig(tmp_path: Path, db: Database) -> AsyncIterator[Rig]:
+    client = HttpClient()
     async with aiohttp.ClientSession() as session:
-        yield Rig(tmp_path, db, session)
+        yield Rig(tmp_path, db, session, client)
+    await client.aclose()
 
 
 def confidence_headers(reply: Reply) -> dict[str, str]:

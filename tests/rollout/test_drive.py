@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from keel.core.context import RequestContext
 from keel.monitor.alerts import WebhookNotifier
+from keel.providers.transport import HttpClient
 from keel.rollout import machine
 from keel.rollout.machine import RolloutState
 from keel.rollout.store import SqlRolloutStore
@@ -35,6 +36,7 @@ from tests.rollout.test_stage import ROLLOUT, ROUTE, Rig, Webhook, make_config, 
 
 db = stage.db
 session = stage.session
+upstream = stage.upstream
 webhook = stage.webhook
 clock = stage.clock
 
@@ -87,12 +89,12 @@ async def alerts(session: aiohttp.ClientSession, webhook: tuple[Webhook, str]) -
 async def test_a_worse_candidate_is_rolled_back_after_max_failed_checks(
     tmp_path: Path,
     db: Database,
-    session: aiohttp.ClientSession,
+    upstream: HttpClient,
     clock: ManualClock,
     alerts: WebhookNotifier,
     webhook: tuple[Webhook, str],
 ) -> None:
-    rig = Rig(make_config(tmp_path, live=LIVE, candidate=WORSE), db, session, clock, notifier=alerts)
+    rig = Rig(make_config(tmp_path, live=LIVE, candidate=WORSE), db, upstream, clock, notifier=alerts)
     assert (await begin(rig, clock)).weight == 10
     first = await interval(rig, clock, 1, USERS)
     assert {c.rollout_side for c in first} == {"live", "candidate"}
@@ -117,12 +119,12 @@ async def test_a_worse_candidate_is_rolled_back_after_max_failed_checks(
 async def test_a_better_candidate_is_promoted_after_the_last_step(
     tmp_path: Path,
     db: Database,
-    session: aiohttp.ClientSession,
+    upstream: HttpClient,
     clock: ManualClock,
     alerts: WebhookNotifier,
     webhook: tuple[Webhook, str],
 ) -> None:
-    rig = Rig(make_config(tmp_path, live=LIVE, candidate=BETTER), db, session, clock, notifier=alerts)
+    rig = Rig(make_config(tmp_path, live=LIVE, candidate=BETTER), db, upstream, clock, notifier=alerts)
     await begin(rig, clock)
     weights = []
     for k in (1, 2, 3):
@@ -145,9 +147,9 @@ async def test_a_better_candidate_is_promoted_after_the_last_step(
 
 
 async def test_a_caller_stays_on_its_side_and_only_moves_to_the_candidate(
-    tmp_path: Path, db: Database, session: aiohttp.ClientSession, clock: ManualClock
+    tmp_path: Path, db: Database, upstream: HttpClient, clock: ManualClock
 ) -> None:
-    rig = Rig(make_config(tmp_path, live=LIVE, candidate=BETTER), db, session, clock)
+    rig = Rig(make_config(tmp_path, live=LIVE, candidate=BETTER), db, upstream, clock)
     await begin(rig, clock)
     clock.wall = T0 + 70
     at_10 = _sides(await rig.traffic(USERS))
@@ -166,11 +168,11 @@ async def test_a_caller_stays_on_its_side_and_only_moves_to_the_candidate(
 
 @pytest.mark.parametrize("candidate", [BETTER, WORSE])
 async def test_a_restarted_process_carries_the_rollout_on_from_the_database(
-    tmp_path: Path, db: Database, session: aiohttp.ClientSession, candidate: str
+    tmp_path: Path, db: Database, upstream: HttpClient, candidate: str
 ) -> None:
     config = make_config(tmp_path, live=LIVE, candidate=candidate)
     before = ManualClock(T0)
-    first = Rig(config, db, session, before)
+    first = Rig(config, db, upstream, before)
     await begin(first, before)
     await interval(first, before, 1, USERS)
     sides = _sides(await first.traffic(USERS))  # at the weight the first analysis left
@@ -178,7 +180,7 @@ async def test_a_restarted_process_carries_the_rollout_on_from_the_database(
     del first  # the process is gone: nothing of it is used again
 
     after = ManualClock(before.wall)
-    second = Rig(config, db, session, after)
+    second = Rig(config, db, upstream, after)
     await second.board.start()  # loads what the database holds, as at start-up
     try:
         assert second.board.for_route(ROUTE) == saved

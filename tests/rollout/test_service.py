@@ -17,6 +17,7 @@ from keel.canary.suite import Target
 from keel.core.clock import SystemClock
 from keel.feedback.model import Feedback
 from keel.monitor.alerts import WebhookNotifier
+from keel.providers.transport import HttpClient
 from keel.rollout.analysis import Side, Window
 from keel.rollout.machine import RolloutError, start
 from keel.rollout.observe import SqlObserver, canary_side, to_observation
@@ -37,6 +38,7 @@ from tests.store import conftest as store_fixtures
 db_target = store_fixtures.db_target
 db = store_fixtures.db
 session = stage.session
+upstream = stage.upstream
 webhook = stage.webhook
 clock = stage.clock
 rig = stage.rig
@@ -235,12 +237,13 @@ async def test_halts_are_sent_to_the_alert_webhooks(
     tmp_path: Path,
     db: Database,
     session: aiohttp.ClientSession,
+    upstream: HttpClient,
     clock: ManualClock,
     webhook: tuple[Webhook, str],
 ) -> None:
     hook, url = webhook
     notifier = WebhookNotifier(session, lambda: [url])
-    rig = Rig(make_config(tmp_path), db, session, clock, notifier=notifier)
+    rig = Rig(make_config(tmp_path), db, upstream, clock, notifier=notifier)
     await rig.service.start_rollout(ROUTE)
     clock.advance(65)
     await rig.service.analyse_due()  # entering a step is not announced
@@ -263,9 +266,9 @@ def test_the_loop_wakes_at_the_shortest_analysis_interval_but_not_more_than_once
     assert rig.service.interval() == 60  # nothing declared: only rollouts to abort are looked for
 
 
-async def test_the_loop_runs_in_the_background(tmp_path: Path, db: Database, session: aiohttp.ClientSession) -> None:
+async def test_the_loop_runs_in_the_background(tmp_path: Path, db: Database, upstream: HttpClient) -> None:
     config = make_config(tmp_path, rollout={**ROLLOUT, "analysis_interval_s": 1})
-    rig = Rig(config, db, session, SystemClock(), settle_s=0)
+    rig = Rig(config, db, upstream, SystemClock(), settle_s=0)
     await rig.service.start_rollout(ROUTE)
     rig.service.start()
     try:

@@ -40,6 +40,7 @@ from keel.pipeline.rollout import AssignRollout
 from keel.pipeline.route import ChooseRoute
 from keel.pipeline.validate import ValidateRequest
 from keel.providers.factory import build_providers
+from keel.providers.transport import HttpClient
 from keel.rollout import machine
 from keel.rollout.assign import bucket
 from keel.rollout.board import RolloutBoard
@@ -109,7 +110,7 @@ class Rig:
         self,
         config: RuntimeConfig,
         db: Database,
-        session: aiohttp.ClientSession,
+        upstream: HttpClient,
         clock: Clock,
         notifier: WebhookNotifier | None = None,
         settle_s: float = SETTLE_S,
@@ -138,7 +139,7 @@ class Rig:
             AssignRollout(self.board),
             ChooseRoute(health, KillBoard(SqlKillSwitchStore(db)), rng),
         ]
-        self.pipeline = build_chain(stages, CallUpstream(build_providers(config, session), health, rng))
+        self.pipeline = build_chain(stages, CallUpstream(build_providers(config, upstream), health, rng))
 
     async def ask(
         self, user: str | None = None, headers: Mapping[str, str] | None = None, model: str = ROUTE
@@ -182,6 +183,15 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
+async def upstream() -> AsyncIterator[HttpClient]:
+    client = HttpClient()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await open_database(f"sqlite:///{tmp_path}/keel.db")
     try:
@@ -216,8 +226,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, db: Database, session: aiohttp.ClientSession, clock: ManualClock) -> Rig:
-    return Rig(make_config(tmp_path), db, session, clock)
+def rig(tmp_path: Path, db: Database, upstream: HttpClient, clock: ManualClock) -> Rig:
+    return Rig(make_config(tmp_path), db, upstream, clock)
 
 
 async def _at_weight(rig: Rig, weight: float) -> machine.RolloutState:
@@ -278,8 +288,8 @@ async def test_without_a_user_each_request_is_drawn_on_its_own(rig: Rig) -> None
     assert sides == {"live", "candidate"}
 
 
-async def test_a_header_can_be_the_sticky_key(tmp_path: Path, db: Database, session: aiohttp.ClientSession) -> None:
-    rig = Rig(make_config(tmp_path, rollout={**ROLLOUT, "sticky": "header:X-Tenant"}), db, session, ManualClock(T0))
+async def test_a_header_can_be_the_sticky_key(tmp_path: Path, db: Database, upstream: HttpClient) -> None:
+    rig = Rig(make_config(tmp_path, rollout={**ROLLOUT, "sticky": "header:X-Tenant"}), db, upstream, ManualClock(T0))
     state = await _at_weight(rig, 50)
     for tenant in (f"tenant-{i}" for i in range(30)):
         side = "candidate" if bucket(state.rollout_id, tenant) < 5000 else "live"
@@ -318,11 +328,11 @@ async def test_a_rollout_that_ended_badly_sends_everything_back_to_live(rig: Rig
 
 
 async def test_a_rollout_of_another_candidate_than_the_config_names_is_ignored(
-    tmp_path: Path, db: Database, session: aiohttp.ClientSession
+    tmp_path: Path, db: Database, upstream: HttpClient
 ) -> None:
-    await _at_weight(Rig(make_config(tmp_path), db, session, ManualClock(T0)), 100)
+    await _at_weight(Rig(make_config(tmp_path), db, upstream, ManualClock(T0)), 100)
     edited = make_config(tmp_path, rollout={**ROLLOUT, "candidate": "emb"})
-    rig = Rig(edited, db, session, ManualClock(T0))
+    rig = Rig(edited, db, upstream, ManualClock(T0))
     await rig.board.refresh()
     assert rig.board.for_route(ROUTE) is not None
     ctx = await rig.ask("someone")

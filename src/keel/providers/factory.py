@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from keel.config.runtime import Deployment, RuntimeConfig
 from keel.providers.anthropic import AnthropicCodec
 from keel.providers.base import Codec, Provider
@@ -11,17 +9,18 @@ from keel.providers.faq import FaqProvider, load_faq
 from keel.providers.http import HttpProvider
 from keel.providers.openai import OpenAICodec
 from keel.providers.simulator import SimulatorProvider
+from keel.providers.transport import HttpClient
 from keel.simulator.behaviour import SimulatedModel
 from keel.simulator.engine import SimulatorEngine
 
 _CODECS: dict[str, Codec] = {"openai": OpenAICodec(), "anthropic": AnthropicCodec()}
 
 
-def build_providers(config: RuntimeConfig, session: aiohttp.ClientSession) -> dict[str, Provider]:
-    return {name: build_provider(dep, session) for name, dep in config.deployments.items()}
+def build_providers(config: RuntimeConfig, client: HttpClient) -> dict[str, Provider]:
+    return {name: build_provider(dep, client) for name, dep in config.deployments.items()}
 
 
-def build_provider(dep: Deployment, session: aiohttp.ClientSession) -> Provider:
+def build_provider(dep: Deployment, client: HttpClient) -> Provider:
     if dep.kind == "simulator":
         behaviour = dep.config.simulator
         # Without a behaviour section the model name may script one ("sim:ttft=50,fault=…").
@@ -39,6 +38,6 @@ def build_provider(dep: Deployment, session: aiohttp.ClientSession) -> Provider:
     return HttpProvider(
         _CODECS[dep.codec],
         dep.target,
-        session,
+        client,
         timeouts=dep.config.timeouts,
     )

@@ -1,7 +1,7 @@
-"""A codec joined to the shared HTTP client: the provider for every remote upstream.
+"""A codec joined to the shared upstream HTTP client: the provider for every remote upstream.
 
-Transport failures are translated here, once: connection problems, resets and timeouts become
-``UpstreamConnectionError`` / ``UpstreamTimeout``; non-2xx answers go to the codec's
+Transport failures are translated here, once: connection problems, resets and malformed answers become
+``UpstreamConnectionError``, a connect timeout ``UpstreamTimeout``; non-2xx answers go to the codec's
 ``classify_error``.
 """
 
@@ -9,23 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
-
 from keel.config.resilience import Timeouts
 from keel.core.errors import KeelError, UpstreamConnectionError, UpstreamTimeout
 from keel.providers.base import Codec, HttpCall, Json, Target
 from keel.providers.sse import SseParser
-
-
-def new_client_session() -> aiohttp.ClientSession:
-    """The one pooled client per process; every HTTP provider shares it."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300)
-    return aiohttp.ClientSession(
-        connector=connector,
-        json_serialize=None,  # type: ignore[arg-type]  # bodies are pre-encoded bytes
-        auto_decompress=True,
-        skip_auto_headers=("User-Agent",),
-    )
+from keel.providers.transport import HttpClient, TransportError
 
 
 class HttpProvider:
@@ -33,16 +21,16 @@ class HttpProvider:
         self,
         codec: Codec,
         target: Target,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         *,
         timeouts: Timeouts,
     ) -> None:
         self.codec = codec
         self.target = target
-        self._session = session
+        self._client = client
         # The pipeline enforces first-token, idle and total deadlines (with the route's overrides);
         # the client only bounds connecting.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s)
+        self._connect_s = timeouts.connect_s
 
     async def chat(self, body: Json) -> Json:
         call = self.codec.chat_request(body, self.target, stream=False)
@@ -54,12 +42,12 @@ class HttpProvider:
         decoder = self.codec.stream_decoder(body, self.target)
         parser = SseParser()
         try:
-            async with self._session.request(
-                call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout
+            async with self._client.request(
+                call.method, call.url, call.headers, call.body, connect_timeout_s=self._connect_s
             ) as resp:
                 if resp.status >= 300:
                     raise self.codec.classify_error(resp.status, resp.headers, await resp.read())
-                async for data in resp.content.iter_any():
+                async for data in resp.iter_chunks():
                     batch: list[Json] = []
                     for event in parser.feed(data):
                         batch.extend(decoder.feed(event))
@@ -78,8 +66,8 @@ class HttpProvider:
             raise
         except TimeoutError:
             raise UpstreamTimeout(f"upstream {self.target.api_base} timed out") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(f"upstream connection failed: {_describe(exc)}") from None
+        except TransportError as exc:
+            raise UpstreamConnectionError(f"upstream connection failed: {exc}") from None
         raise UpstreamConnectionError("upstream stream ended before it was complete")
 
     async def embeddings(self, body: Json) -> Json:
@@ -88,12 +76,12 @@ class HttpProvider:
         return self.codec.embeddings_response(payload, self.target)
 
     async def aclose(self) -> None:
-        """The shared session is closed by its owner, not by each provider."""
+        """The shared client is closed by its owner, not by each provider."""
 
     async def _send(self, call: HttpCall) -> bytes:
         try:
-            async with self._session.request(
-                call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout
+            async with self._client.request(
+                call.method, call.url, call.headers, call.body, connect_timeout_s=self._connect_s
             ) as resp:
                 payload = await resp.read()
                 if resp.status >= 300:
@@ -103,10 +91,5 @@ class HttpProvider:
             raise
         except TimeoutError:
             raise UpstreamTimeout(f"upstream {self.target.api_base} timed out") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(f"upstream connection failed: {_describe(exc)}") from None
-
-
-def _describe(exc: aiohttp.ClientError) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        except TransportError as exc:
+            raise UpstreamConnectionError(f"upstream connection failed: {exc}") from None

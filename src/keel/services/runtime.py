@@ -54,7 +54,7 @@ from keel.pipeline.chain import Handler
 from keel.pipeline.order import build_pipeline
 from keel.providers.base import Provider
 from keel.providers.factory import build_providers
-from keel.providers.http import new_client_session
+from keel.providers.transport import HttpClient
 from keel.review.store import SqlReviewStore
 from keel.rollout.board import RolloutBoard
 from keel.rollout.observe import SqlObserver
@@ -110,7 +110,8 @@ class Runtime:
         # Set in start():
         self.db: Database
         self.spool: Spool
-        self.session: aiohttp.ClientSession
+        self.session: aiohttp.ClientSession  # webhooks and guards' HTTP sources
+        self.upstream: HttpClient  # model calls
         self.keyring: KeyRing
         self.kill_board: KillBoard
         self.health: Health
@@ -134,7 +135,8 @@ class Runtime:
         # First: it takes the data directory's lock, so a second process on it fails before opening anything.
         self.spool = spool = Spool(Path(storage.spool_dir) if storage.spool_dir else data_dir / "spool")
         self.db = await open_database(storage.database_url, schema=storage.database_schema)
-        self.session = new_client_session()
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+        self.upstream = HttpClient()
         self.hot_store = build_hot_store(config.raw.hot_store, logger=log, on_state=self.metrics.hot_store_up.set)
         self.kill_board = KillBoard(
             SqlKillSwitchStore(self.db),
@@ -256,12 +258,13 @@ class Runtime:
         await self.semantic.aclose()
         for provider in self.snapshot.providers.values():
             await provider.aclose()
+        await self.upstream.aclose()
         await self.session.close()
         await self.db.aclose()
         self.spool.close()  # releases the data directory, so another runtime may open it in this process
 
     def _build(self, config: RuntimeConfig) -> Snapshot:
-        providers = build_providers(config, self.session)
+        providers = build_providers(config, self.upstream)
         pipeline = build_pipeline(
             config=config,
             keyring=self.keyring,
