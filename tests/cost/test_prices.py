@@ -86,3 +86,19 @@ def test_prices_are_strict_and_not_negative() -> None:
         Price.model_validate({"input_per_mtok": 1, "output_per_mtok": 1, "cache": 0.5})
     with pytest.raises(ValidationError):
         Price.model_validate({"input_per_mtok": "1", "output_per_mtok": 1})
+
+
+def test_answers_are_remembered_but_never_more_than_a_bounded_number() -> None:
+    catalogue = PriceCatalogue.from_data(
+        {
+            "models": {
+                "openai/gpt-x": {"input": 1, "output": 2, "source": "https://example.com", "as_of": date(2026, 1, 1)}
+            }
+        }
+    )
+    first = catalogue.lookup("openai", "gpt-x-2026-01-01")
+    assert first is not None and first is catalogue.lookup("openai", "gpt-x-2026-01-01")
+    for i in range(5000):  # model names come from upstream answers: an upstream can send any
+        assert catalogue.lookup("openai", f"made-up-{i}") is None
+    assert len(catalogue._found) <= 4096
+    assert catalogue.lookup("openai", "gpt-x") == first

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -53,6 +53,8 @@ class PriceCatalogue:
     prices: dict[str, Price]
     priced_as: dict[str, str]
     free_providers: frozenset[str]
+    _found: dict[tuple[str, str], Price | None] = field(default_factory=dict, repr=False, compare=False)
+    """Answers already worked out: every request is priced, from a handful of provider/model pairs."""
 
     @classmethod
     def from_data(cls, data: Any) -> PriceCatalogue:
@@ -73,6 +75,15 @@ class PriceCatalogue:
 
     def lookup(self, provider: str, model: str) -> Price | None:
         """The listed price of ``model`` at ``provider``; see ``price_for``."""
+        key = (provider, model)
+        if key in self._found:
+            return self._found[key]
+        if len(self._found) >= _FOUND_MAX:  # model names come from upstream answers: stay bounded
+            self._found.clear()
+        price = self._found[key] = self._look_up(provider, model)
+        return price
+
+    def _look_up(self, provider: str, model: str) -> Price | None:
         for vendor in (provider, self.priced_as.get(provider)):
             if vendor is None:
                 continue
@@ -84,6 +95,8 @@ class PriceCatalogue:
             return FREE
         return None
 
+
+_FOUND_MAX = 4096
 
 # Vendors publish dated snapshots (gpt-4o-2024-08-06, claude-3-5-haiku-20241022, mistral-large-2411)
 # and moving names (-latest) at the price of the model they snapshot.

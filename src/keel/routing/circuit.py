@@ -58,7 +58,7 @@ def record(state: CircuitState, config: CircuitConfig, ok: bool, now: float) -> 
     streak = 0 if ok else state.consecutive_failures + 1
     if streak >= config.consecutive_failures or _rate_exceeded(buckets, config):
         return _opened(now)
-    return replace(state, consecutive_failures=streak, buckets=buckets)
+    return CircuitState("closed", streak, buckets)  # every success passes here: no replace()
 
 
 def release_probe(state: CircuitState) -> CircuitState:
