@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+"""A trace id as ``traceparent`` carries it: 32 lower-case hex digits."""
+_TRACEPARENT = re.compile(rf"([0-9a-f]{{2}})-({TRACE_ID.pattern})-([0-9a-f]{{16}})-([0-9a-f]{{2}})(-.*)?")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 

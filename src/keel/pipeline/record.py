@@ -78,7 +78,7 @@ class RecordRequest:
 
     def _book(self, ctx: RequestContext, answer: Json | None, ended: float) -> None:
         try:
-            self.finish(ctx, ended, priced=True)
+            self.finish(ctx, ended)
             self._watch_drift(ctx, answer)
         except Exception:
             log.exception("could not record request %s", ctx.request_id)
@@ -91,11 +91,9 @@ class RecordRequest:
         if ctx.body is not None and ctx.endpoint == "chat.completions":
             self._drift(route.name, ctx.body, answer)
 
-    def finish(self, ctx: RequestContext, ended: float | None = None, *, priced: bool = False) -> None:
-        """Count the request in the metrics and submit its record; ``ended`` when its answer was ready,
-        ``priced`` when ``ensure_cost`` already ran for its final answer."""
-        if not priced:
-            ensure_cost(ctx)
+    def finish(self, ctx: RequestContext, ended: float | None = None) -> None:
+        """Count the request in the metrics and submit its record; ``ended`` when its answer was ready."""
+        ensure_cost(ctx)
         elapsed = (ended if ended is not None else time.perf_counter()) - ctx.started
         overhead = max(0.0, elapsed - ctx.upstream_s)
         route = ctx.route.name if ctx.route else ""

@@ -96,12 +96,6 @@ class _Connection(asyncio.Protocol):
         if self.answer is not None:
             self.answer.lost(exc)
 
-    def pause_writing(self) -> None:  # request bodies are written whole; the kernel buffers them
-        pass
-
-    def resume_writing(self) -> None:
-        pass
-
     # parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -374,17 +368,7 @@ class HttpClient:
 class Exchange:
     """One request on one pooled connection, as an async context manager yielding its ``Response``."""
 
-    __slots__ = (
-        "_body",
-        "_client",
-        "_conn",
-        "_connect_timeout_s",
-        "_headers",
-        "_method",
-        "_origin",
-        "_response",
-        "_url",
-    )
+    __slots__ = ("_body", "_client", "_connect_timeout_s", "_headers", "_held", "_method", "_response", "_url")
 
     def __init__(
         self,
@@ -401,15 +385,14 @@ class Exchange:
         self._headers = headers
         self._body = body
         self._connect_timeout_s = connect_timeout_s
-        self._conn: _Connection | None = None
-        self._origin: Origin | None = None
+        self._held: tuple[Origin, _Connection] | None = None
         self._response: Response | None = None
 
     async def __aenter__(self) -> Response:
         address = _address(self._url)
         head = _head(self._method, address, self._headers, len(self._body))
         conn = await self._client._acquire(address.origin, self._connect_timeout_s)
-        self._conn, self._origin = conn, address.origin
+        self._held = (address.origin, conn)
         response = self._response = conn.answer = Response(conn)
         try:
             assert conn.transport is not None
@@ -423,8 +406,9 @@ class Exchange:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._conn is not None and self._origin is not None:
-            self._client._release(self._origin, self._conn, self._response if exc is None else None)
+        if self._held is not None:
+            origin, conn = self._held
+            self._client._release(origin, conn, self._response if exc is None else None)
 
 
 _SET_HERE = frozenset({"host", "content-length", "transfer-encoding", "connection"})

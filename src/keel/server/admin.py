@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from keel.control.kill_switches import ACTIONS, SCOPES, KillSwitch, Scope, new_s
 from keel.core.errors import InvalidRequest, NotFound
 from keel.monitor.drift import report_to_json
 from keel.monitor.drift_service import merged_report
+from keel.monitor.trace_context import TRACE_ID
 from keel.server.caller import admin_runtime
 from keel.server.responses import json_response, query_limit
 from keel.services.runtime import Runtime
@@ -252,9 +252,6 @@ def switch_json(s: KillSwitch) -> dict[str, Any]:
     }
 
 
-_TRACE_ID = re.compile(r"[0-9a-f]{32}")
-
-
 def request_filters(query: Mapping[str, str], now: float) -> dict[str, Any]:
     """``GET /admin/requests`` parameters as request-log query arguments; a bad one is a 400 naming it."""
     unknown = sorted(set(query) - {"limit", "since", "until", "route", "key", "team", "status", "trace_id"})
@@ -278,7 +275,7 @@ def request_filters(query: Mapping[str, str], now: float) -> dict[str, Any]:
             raise InvalidRequest("'status' must be an HTTP status code, e.g. 429", param="status")
         filters["status"] = int(text)
     if "trace_id" in query:
-        if not _TRACE_ID.fullmatch(query["trace_id"]):
+        if not TRACE_ID.fullmatch(query["trace_id"]):
             raise InvalidRequest("'trace_id' must be 32 lower-case hex digits (W3C trace id)", param="trace_id")
         filters["trace_id"] = query["trace_id"]
     return filters
